@@ -1,0 +1,67 @@
+package bench
+
+import (
+	"testing"
+	"time"
+
+	"github.com/bulwarkauth/bulwark/internal/jose"
+)
+
+// BenchmarkCryptoFloorToken is the signature work one client_credentials +
+// private_key_jwt token request cannot avoid: verifying the client's ES256
+// assertion and signing the ES256 access token. The token endpoint's
+// throughput is judged against this floor.
+func BenchmarkCryptoFloorToken(b *testing.B) {
+	clientKey, _ := jose.GenerateKey(jose.ES256)
+	serverKey, _ := jose.GenerateKey(jose.ES256)
+	signer := jose.NewSigner(serverKey)
+	keys := jose.NewKeySet(clientKey.Public())
+	now := time.Now().Unix()
+	assertion, err := jose.SignWithKey(clientKey, "", false, map[string]any{
+		"iss": "c", "sub": "c", "aud": "https://issuer.example", "iat": now, "exp": now + 60, "jti": "x",
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	claims := map[string]any{"iss": "https://issuer.example", "sub": "c", "client_id": "c", "exp": now + 300, "iat": now, "jti": "y", "scope": "api"}
+	b.ReportAllocs()
+	for b.Loop() {
+		t, err := jose.Parse(assertion, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		var c jose.Claims
+		if _, err := t.VerifySet(keys, &c); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := signer.Sign(jose.ES256, "at+jwt", claims); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkCryptoES256Verify and BenchmarkCryptoES256Sign split the floor.
+func BenchmarkCryptoES256Verify(b *testing.B) {
+	k, _ := jose.GenerateKey(jose.ES256)
+	tok, _ := jose.SignWithKey(k, "", false, map[string]any{"sub": "x"})
+	keys := jose.NewKeySet(k.Public())
+	b.ReportAllocs()
+	for b.Loop() {
+		t, _ := jose.Parse(tok, nil)
+		var c jose.Claims
+		if _, err := t.VerifySet(keys, &c); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkCryptoES256Sign(b *testing.B) {
+	k, _ := jose.GenerateKey(jose.ES256)
+	s := jose.NewSigner(k)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := s.Sign(jose.ES256, "at+jwt", map[string]any{"sub": "x"}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

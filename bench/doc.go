@@ -1,0 +1,7 @@
+// Package bench holds Bulwark's benchmarks: Go benchmarks of the token
+// endpoint and the full PAR → authorize → token flow run against the real
+// server over loopback HTTP, the cryptographic floor of the same requests,
+// and (in loadgen) a load generator that drives any OAuth server's token
+// endpoint the same way so that Bulwark and other servers are measured
+// with one tool. Results are recorded in docs/benchmarks.md.
+package bench

@@ -1,0 +1,105 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+
+	"github.com/spf13/cobra"
+
+	"github.com/bulwarkauth/bulwark/internal/config"
+)
+
+func main() {
+	os.Exit(run(context.Background(), os.Args[1:], config.Environ(), os.Stdout, os.Stderr))
+}
+
+// Exit statuses beyond 0.
+const (
+	exitFailure = 1 // a runtime failure, or problems found by config check
+	exitInvalid = 2 // serve refused its configuration or flags
+)
+
+// exitStatus is an error whose message was already written to stderr; it
+// only sets the process's exit status.
+type exitStatus int
+
+func (e exitStatus) Error() string { return "exit status " + strconv.Itoa(int(e)) }
+
+// usageError is a command-line mistake (unknown flag, stray argument).
+type usageError struct {
+	err     error
+	command string
+}
+
+func (e usageError) Error() string { return e.err.Error() }
+
+// run executes the command line args with env as the BULWARK_*
+// environment and returns the process exit status.
+func run(ctx context.Context, args []string, env config.Env, stdout, stderr io.Writer) int {
+	root := newRootCommand(env)
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.ExecuteContext(ctx)
+	var status exitStatus
+	var usage usageError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &status):
+		return int(status)
+	case errors.As(err, &usage):
+		fmt.Fprintf(stderr, "bulwark: %v\nRun '%s --help' for usage.\n", usage.err, usage.command)
+		return exitInvalid
+	default:
+		fmt.Fprintf(stderr, "bulwark: %v\n", err)
+		return exitFailure
+	}
+}
+
+// newRootCommand assembles the command tree. env is passed down rather
+// than read where it is used, so tests control it.
+func newRootCommand(env config.Env) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "bulwark",
+		Short: "Bulwark is a FAPI 2.0 authorization server",
+		// Errors are printed once, by run, in one format.
+		SilenceErrors: true,
+		SilenceUsage:  true,
+		// Without subcommand-specific completion there is nothing the
+		// generated completion command adds.
+		CompletionOptions: cobra.CompletionOptions{DisableDefaultCmd: true},
+	}
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return usageError{err: err, command: c.CommandPath()}
+	})
+	root.AddCommand(newServeCommand(env), newConfigCommand(env), newVersionCommand())
+	return root
+}
+
+// noArgs rejects positional arguments as a usage error.
+func noArgs(c *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return usageError{err: fmt.Errorf("unexpected argument %q", args[0]), command: c.CommandPath()}
+	}
+	return nil
+}
+
+// reportInvalid writes a configuration failure to w, one problem per
+// line, and returns the exit status to end with.
+func reportInvalid(w io.Writer, err error, status int) error {
+	fmt.Fprintln(w, "bulwark: invalid configuration:")
+	var ps config.Problems
+	if errors.As(err, &ps) {
+		for _, p := range ps {
+			fmt.Fprintf(w, "  %v\n", p)
+		}
+	} else {
+		fmt.Fprintf(w, "  %v\n", err)
+	}
+	return exitStatus(status)
+}

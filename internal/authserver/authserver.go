@@ -1,0 +1,280 @@
+package authserver
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/bulwarkauth/bulwark/internal/authorize"
+	"github.com/bulwarkauth/bulwark/internal/clients"
+	"github.com/bulwarkauth/bulwark/internal/discovery"
+	"github.com/bulwarkauth/bulwark/internal/httpx"
+	"github.com/bulwarkauth/bulwark/internal/jose"
+	"github.com/bulwarkauth/bulwark/internal/login"
+	"github.com/bulwarkauth/bulwark/internal/oauth"
+	"github.com/bulwarkauth/bulwark/internal/secret"
+	"github.com/bulwarkauth/bulwark/internal/store"
+	"github.com/bulwarkauth/bulwark/internal/telemetry"
+	"github.com/bulwarkauth/bulwark/internal/token"
+)
+
+// Server is an assembled authorization server. Create it with New.
+type Server struct {
+	cfg     Config
+	store   *store.Store
+	log     *slog.Logger
+	metrics *telemetry.Metrics
+	handler http.Handler
+}
+
+// New prepares the server: signing keys (created on first start), the
+// static clients and users, and the routed handler. It does not listen.
+func New(ctx context.Context, cfg Config, st *store.Store, log *slog.Logger) (*Server, error) {
+	cfg = cfg.withDefaults()
+	iss, err := url.Parse(cfg.Issuer)
+	if err != nil || iss.Host == "" {
+		return nil, fmt.Errorf("authserver: invalid issuer %q", cfg.Issuer)
+	}
+	signer, public, err := loadKeys(ctx, st.Keys)
+	if err != nil {
+		return nil, err
+	}
+	metrics := telemetry.NewMetrics()
+	registry := &clients.Registry{
+		Store:        st.Clients,
+		Replay:       st.Replay,
+		Secrets:      secret.NewVerifier(cfg.SecretCacheTTL, 10000, nil),
+		Issuer:       cfg.Issuer,
+		EndpointURLs: []string{cfg.Issuer + discovery.PathToken, cfg.Issuer + discovery.PathPAR},
+		FutureSkew:   cfg.ClockSkew,
+		Now:          cfg.Now,
+	}
+	scopes, err := seed(ctx, cfg, registry, st.Users)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, store: st, log: log, metrics: metrics}
+
+	rl := func(n int) *httpx.RateLimiter {
+		if n <= 0 {
+			return nil
+		}
+		return httpx.NewRateLimiter(n, cfg.RateLimits.Window, nil)
+	}
+	authz := &authorize.Service{
+		Clients: registry, Store: st, Issuer: cfg.Issuer,
+		PARTTL: cfg.PARTTL, LoginTTL: cfg.LoginTTL, Metrics: metrics, Now: cfg.Now,
+	}
+	base := strings.TrimSuffix(iss.Path, "/")
+	pages := &login.Pages{
+		Flow: authz, Users: st.Users, Sessions: st.Sessions, Consents: st.Consents, Log: log,
+		Secure: iss.Scheme == "https", BasePath: base, SessionTTL: cfg.SessionTTL,
+		PerIP: rl(cfg.RateLimits.LoginPerIP), Now: cfg.Now,
+	}
+	authzHandler := &authorize.Handler{
+		Service: authz, UI: pages, Log: log, Metrics: metrics,
+		PerIP: rl(cfg.RateLimits.PARPerIP), PerClient: rl(cfg.RateLimits.PARPerClient),
+	}
+	tokens := &token.Service{
+		Clients: registry, Store: st, Signer: signer, Keys: public, Issuer: cfg.Issuer,
+		AccessTokenTTL: cfg.AccessTokenTTL, IDTokenTTL: cfg.IDTokenTTL, RefreshTokenTTL: cfg.RefreshTokenTTL,
+		Metrics: metrics, Now: cfg.Now,
+	}
+	tokenHandler := &token.Handler{Service: tokens, PerIP: rl(cfg.RateLimits.TokenPerIP), PerClient: rl(cfg.RateLimits.TokenPerClient)}
+
+	md := discovery.Metadata(cfg.Issuer, scopes, signer.Algorithms())
+	mdHandler, err := discovery.Handler(md)
+	if err != nil {
+		return nil, err
+	}
+	jwks, err := discovery.JWKSHandler(public)
+	if err != nil {
+		return nil, err
+	}
+
+	mux := http.NewServeMux()
+	route := func(pattern, name string, h http.Handler) {
+		mux.Handle(pattern, metrics.Instrument(name, h))
+	}
+	api := func(h httpx.HandlerFunc) http.Handler { return httpx.Handler(log, h) }
+	page := func(h httpx.HandlerFunc) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if err := h(w, r); err != nil {
+				pages.RenderFailure(w, r, err)
+			}
+		})
+	}
+	route("GET "+base+"/.well-known/openid-configuration", "discovery", mdHandler)
+	// RFC 8414 §3: the well-known segment goes between host and path.
+	route("GET /.well-known/oauth-authorization-server"+base, "discovery", mdHandler)
+	route("GET "+base+discovery.PathJWKS, "jwks", jwks)
+	route("POST "+base+discovery.PathPAR, "par", api(authzHandler.PAR))
+	route("GET "+base+discovery.PathAuthorize, "authorize", api(authzHandler.Authorize))
+	route("POST "+base+discovery.PathAuthorize, "authorize", api(authzHandler.Authorize))
+	route("POST "+base+discovery.PathLogin, "login", page(pages.HandleLogin))
+	route("POST "+base+discovery.PathConsent, "consent", page(pages.HandleConsent))
+	route("POST "+base+discovery.PathToken, "token", api(tokenHandler.Token))
+	route("POST "+base+discovery.PathIntrospect, "introspect", api(tokenHandler.Introspect))
+	route("POST "+base+discovery.PathRevoke, "revoke", api(tokenHandler.Revoke))
+	route("GET "+base+discovery.PathUserinfo, "userinfo", api(tokenHandler.Userinfo))
+	route("POST "+base+discovery.PathUserinfo, "userinfo", api(tokenHandler.Userinfo))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", s.ready)
+	mux.Handle("GET /metrics", metrics.Handler())
+	s.handler = httpx.RequestIDs(httpx.SecurityHeaders(mux))
+	return s, nil
+}
+
+// Handler returns the server's routed HTTP handler.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	status := map[string]string{"storage": "ok"}
+	code := http.StatusOK
+	if err := s.store.Ping(ctx); err != nil {
+		status["storage"] = "unavailable"
+		code = http.StatusServiceUnavailable
+		s.log.WarnContext(ctx, "readiness check failed", slog.String("dependency", "storage"), slog.Any("cause", err))
+	}
+	httpx.WriteJSON(w, code, status)
+}
+
+// Run listens on the configured address (with TLS when configured) and
+// serves until ctx is cancelled, then shuts down gracefully.
+func (s *Server) Run(ctx context.Context) error {
+	ln, err := net.Listen("tcp", s.cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("authserver: listen: %w", err)
+	}
+	return s.Serve(ctx, ln)
+}
+
+// Serve serves on ln until ctx is cancelled.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	srv := httpx.Server(s.handler, s.log)
+	if s.cfg.TLSCertFile != "" {
+		cert, err := tls.LoadX509KeyPair(s.cfg.TLSCertFile, s.cfg.TLSKeyFile)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("authserver: load TLS key pair: %w", err)
+		}
+		srv.TLSConfig = httpx.TLSConfig()
+		srv.TLSConfig.Certificates = []tls.Certificate{cert}
+	}
+	s.log.Info("authorization server listening", slog.String("addr", ln.Addr().String()), slog.String("issuer", s.cfg.Issuer))
+	return httpx.Serve(ctx, srv, ln, 15*time.Second)
+}
+
+// signingAlgorithms are the key types created on first start. ES256 signs
+// access tokens and, by default, ID tokens; PS256 and EdDSA serve clients
+// that ask for them.
+var signingAlgorithms = []string{jose.ES256, jose.PS256, jose.EdDSA}
+
+// loadKeys returns a signer over the active keys and the public set of all
+// published keys, creating one key per algorithm when the store has none.
+func loadKeys(ctx context.Context, ks store.Keys) (*jose.Signer, *jose.KeySet, error) {
+	recs, err := ks.List(ctx)
+	if err != nil {
+		return nil, nil, fmt.Errorf("authserver: list signing keys: %w", err)
+	}
+	have := map[string]bool{}
+	for _, r := range recs {
+		if r.Active {
+			have[r.Algorithm] = true
+		}
+	}
+	for _, alg := range signingAlgorithms {
+		if have[alg] {
+			continue
+		}
+		k, err := jose.GenerateKey(alg)
+		if err != nil {
+			return nil, nil, err
+		}
+		priv, err := k.MarshalJSON()
+		if err != nil {
+			return nil, nil, err
+		}
+		rec := &store.SigningKey{ID: k.KeyID(), Algorithm: alg, Private: priv, Active: true, CreatedAt: time.Now()}
+		if err := ks.Add(ctx, rec); err != nil {
+			return nil, nil, fmt.Errorf("authserver: store signing key: %w", err)
+		}
+		recs = append(recs, rec)
+	}
+	var active []*jose.PrivateKey
+	var public []*jose.PublicKey
+	now := time.Now()
+	// Newest active key first, so rotation takes effect on restart.
+	slices.SortStableFunc(recs, func(a, b *store.SigningKey) int { return b.CreatedAt.Compare(a.CreatedAt) })
+	for _, r := range recs {
+		if r.RetiredAt != nil && !now.Before(*r.RetiredAt) {
+			continue
+		}
+		k, err := jose.ParsePrivateJWK(r.Private)
+		if err != nil {
+			return nil, nil, fmt.Errorf("authserver: signing key %s: %w", r.ID, err)
+		}
+		public = append(public, k.Public())
+		if r.Active {
+			active = append(active, k)
+		}
+	}
+	return jose.NewSigner(active...), jose.NewKeySet(public...), nil
+}
+
+// seed writes the configured clients and users to the store and returns
+// the union of client scopes, advertised as scopes_supported.
+func seed(ctx context.Context, cfg Config, reg *clients.Registry, users store.Users) ([]string, error) {
+	all := oauth.Scopes{oauth.ScopeOpenID}
+	for _, sc := range cfg.Clients {
+		c := sc.Client
+		if err := reg.Register(ctx, &c, sc.Secret, secret.DefaultParams); err != nil {
+			return nil, err
+		}
+		all = all.Union(c.Scopes)
+	}
+	for _, su := range cfg.Users {
+		h, err := secret.Hash(su.Password, secret.DefaultParams)
+		if err != nil {
+			return nil, err
+		}
+		claims, err := json.Marshal(su.Claims)
+		if err != nil {
+			return nil, fmt.Errorf("authserver: user %s claims: %w", su.Username, err)
+		}
+		sub := su.Subject
+		if sub == "" {
+			sub = SubjectFor(su.Username)
+		}
+		err = users.Put(ctx, &store.User{Subject: sub, Username: su.Username, PasswordHash: h, Claims: claims})
+		if err != nil && !errors.Is(err, store.ErrConflict) {
+			return nil, fmt.Errorf("authserver: store user %s: %w", su.Username, err)
+		} else if err != nil {
+			return nil, fmt.Errorf("authserver: user %s: username taken by another subject", su.Username)
+		}
+	}
+	return all, nil
+}
+
+// SubjectFor derives a stable, non-reassignable subject for a configured
+// user without a subject: the username is hashed so the sub does not
+// reveal it and stays the same across restarts.
+func SubjectFor(username string) string {
+	sum := sha256.Sum256([]byte("bulwark-user:" + username))
+	return "u_" + base64.RawURLEncoding.EncodeToString(sum[:16])
+}

@@ -1,0 +1,104 @@
+package authserver
+
+import (
+	"time"
+
+	"github.com/bulwarkauth/bulwark/internal/clients"
+)
+
+// Config is everything the authorization server role needs, already typed
+// and validated by package config. Zero values mean the documented safe
+// default.
+type Config struct {
+	// Issuer is the issuer identifier (RFC 8414 §2): https, or http on a
+	// loopback address only.
+	Issuer string
+	// Listen is the TCP address to serve on.
+	Listen string
+	// TLSCertFile and TLSKeyFile enable TLS; both or neither.
+	TLSCertFile, TLSKeyFile string
+
+	// AccessTokenTTL defaults to 5 minutes.
+	AccessTokenTTL time.Duration
+	// IDTokenTTL defaults to 5 minutes.
+	IDTokenTTL time.Duration
+	// RefreshTokenTTL is the lifetime of a grant's refresh tokens; defaults
+	// to 30 days.
+	RefreshTokenTTL time.Duration
+	// PARTTL is the lifetime of a pushed request_uri; defaults to 60 s and
+	// must stay below 600 s (FAPI 2.0 SP §5.3.2.2-12).
+	PARTTL time.Duration
+	// LoginTTL is how long a user has to finish login and consent once the
+	// authorization request reached the server; defaults to 10 minutes.
+	LoginTTL time.Duration
+	// SessionTTL is the lifetime of the end-user's browser session at the
+	// server; defaults to 8 hours.
+	SessionTTL time.Duration
+	// ClockSkew is how far a received JWT's iat/nbf may be in the future;
+	// defaults to 10 s, at most 60 s (FAPI 2.0 SP §5.3.2.1-13).
+	ClockSkew time.Duration
+
+	// RateLimits bound requests per window; zero Limit disables a limit.
+	RateLimits RateLimits
+
+	// Clients and Users are declared statically and written to the store
+	// at start (secrets and passwords hashed with argon2id).
+	Clients []StaticClient
+	Users   []StaticUser
+
+	// Now is the clock; nil means time.Now. Tests move it to expire codes
+	// and tokens without sleeping.
+	Now func() time.Time
+
+	// SecretCacheTTL is how long a successful client-secret verification is
+	// remembered (in memory, under a keyed hash); defaults to 5 minutes.
+	SecretCacheTTL time.Duration
+}
+
+// RateLimits configures the per-IP and per-client limits.
+type RateLimits struct {
+	Window time.Duration
+	// LoginPerIP limits login form posts per client IP.
+	LoginPerIP int
+	// TokenPerClient and TokenPerIP limit the token endpoint.
+	TokenPerClient int
+	TokenPerIP     int
+	// PARPerClient and PARPerIP limit the PAR endpoint.
+	PARPerClient int
+	PARPerIP     int
+}
+
+// StaticClient is a client declared in configuration. Secret is the
+// plaintext client_secret for secret methods; it is hashed before storage.
+type StaticClient struct {
+	Client clients.Client
+	Secret string
+}
+
+// StaticUser is a user declared in configuration. Password is plaintext and
+// hashed before storage; Claims are OpenID Connect standard claims.
+type StaticUser struct {
+	Username string
+	Password string
+	Subject  string
+	Claims   map[string]any
+}
+
+// withDefaults returns a copy of c with zero values replaced by defaults.
+func (c Config) withDefaults() Config {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	def(&c.AccessTokenTTL, 5*time.Minute)
+	def(&c.IDTokenTTL, 5*time.Minute)
+	def(&c.RefreshTokenTTL, 30*24*time.Hour)
+	def(&c.PARTTL, 60*time.Second)
+	def(&c.LoginTTL, 10*time.Minute)
+	def(&c.SessionTTL, 8*time.Hour)
+	def(&c.ClockSkew, 10*time.Second)
+	def(&c.SecretCacheTTL, 5*time.Minute)
+	def(&c.RateLimits.Window, time.Minute)
+	return c
+}

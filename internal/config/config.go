@@ -1,0 +1,199 @@
+package config
+
+import (
+	"time"
+
+	"github.com/bulwarkauth/bulwark/internal/clients"
+)
+
+// Storage drivers accepted in storage.driver.
+const (
+	// DriverSQLite keeps all state in one SQLite file (storage.dsn).
+	DriverSQLite = "sqlite"
+	// DriverMemory keeps all state in process memory; everything, signing
+	// keys included, is lost on restart.
+	DriverMemory = "memory"
+)
+
+// EnvPrefix starts the name of every environment variable Load reads.
+const EnvPrefix = "BULWARK_"
+
+// File is the decoded configuration: the YAML file with the environment
+// overlay applied on top of Default. It is plain data; Validate reports
+// what is wrong with it and AuthServer turns it into the typed role
+// configuration. A File is not safe for concurrent modification, but
+// Validate and AuthServer only read it.
+//
+// Each field's yaml tag is its key in the file; its environment variable
+// is EnvPrefix plus the upper-cased key path joined with '_'
+// (tokens.par_ttl → BULWARK_TOKENS_PAR_TTL).
+type File struct {
+	// Issuer is the issuer identifier (RFC 8414 §2) every token and the
+	// discovery document carry: an https URL without query, fragment or
+	// trailing '/'; plain http only on a loopback host.
+	Issuer string `yaml:"issuer"`
+	// Listen is the TCP address (host:port) the server accepts connections on.
+	Listen string `yaml:"listen"`
+	// TLS enables HTTPS on Listen.
+	TLS TLS `yaml:"tls"`
+	// Storage selects where state (clients, users, keys, codes, tokens) is kept.
+	Storage Storage `yaml:"storage"`
+	// Log configures the JSON log written to standard error.
+	Log Log `yaml:"log"`
+	// Tokens holds the lifetimes of tokens, requests and sessions.
+	Tokens Tokens `yaml:"tokens"`
+	// RateLimits bounds requests per client IP and per client.
+	RateLimits RateLimits `yaml:"rate_limits"`
+	// Clients are registered at every start, overwriting stored
+	// registrations with the same client_id. Each entry uses the RFC 7591
+	// metadata names (client_id, client_name, profile,
+	// token_endpoint_auth_method, jwks or jwks_uri, redirect_uris,
+	// grant_types, scopes, id_token_signed_response_alg,
+	// access_token_audience) plus client_secret.
+	Clients []Client `yaml:"clients"`
+	// Users are created at every start. Each entry has username, password
+	// and an optional subject; every other key (email, name, …) becomes an
+	// OpenID Connect claim of the user.
+	Users []User `yaml:"users"`
+
+	// origin maps a key path ("tokens.par_ttl", "clients[0].jwks") to
+	// where its value was set ("bulwark.yaml:12" or an environment
+	// variable), so problems can point at the line to fix. Keys set by
+	// Default are absent. Written only by Load and WithDemo.
+	origin map[string]string
+}
+
+// TLS is the server certificate. Both files or neither must be set; with
+// neither, the server speaks plain HTTP, which Validate permits only for a
+// loopback issuer.
+type TLS struct {
+	// CertFile is the PEM certificate chain, leaf first.
+	CertFile string `yaml:"cert_file"`
+	// KeyFile is the PEM private key of the leaf certificate.
+	KeyFile string `yaml:"key_file"`
+}
+
+// Storage selects the back end.
+type Storage struct {
+	// Driver selects the back end: "sqlite" or "memory".
+	Driver string `yaml:"driver"`
+	// DSN is the back end's data source; for sqlite the database file path.
+	DSN string `yaml:"dsn"`
+}
+
+// Log configures logging.
+type Log struct {
+	// Level is the minimum level logged: debug, info, warn or error.
+	Level string `yaml:"level"`
+}
+
+// Tokens holds lifetimes, written as Go duration strings ("90s", "5m",
+// "720h"). Zero is never a valid value here: Validate rejects it rather
+// than let the role quietly substitute its own default.
+type Tokens struct {
+	// AccessTokenTTL is the lifetime of JWT access tokens.
+	AccessTokenTTL time.Duration `yaml:"access_token_ttl"`
+	// IDTokenTTL is the lifetime of ID tokens.
+	IDTokenTTL time.Duration `yaml:"id_token_ttl"`
+	// RefreshTokenTTL is the lifetime of refresh tokens.
+	RefreshTokenTTL time.Duration `yaml:"refresh_token_ttl"`
+	// PARTTL is the expires_in of a pushed request_uri; FAPI 2.0 requires it below 600s.
+	PARTTL time.Duration `yaml:"par_ttl"`
+	// LoginTTL is how long the user has to log in and consent once the authorization request arrived.
+	LoginTTL time.Duration `yaml:"login_ttl"`
+	// SessionTTL is the lifetime of the user's browser session at the server.
+	SessionTTL time.Duration `yaml:"session_ttl"`
+	// ClockSkew is how far in the future a received JWT's iat or nbf may lie; FAPI 2.0 requires 10s to 60s.
+	ClockSkew time.Duration `yaml:"clock_skew"`
+	// SecretCacheTTL is how long a successful client-secret check is remembered, and so how long a replaced secret may still work.
+	SecretCacheTTL time.Duration `yaml:"secret_cache_ttl"`
+}
+
+// RateLimits are fixed-window limits kept per server process. A limit of 0
+// turns that limit off.
+type RateLimits struct {
+	// Window is the length of one rate-limit window.
+	Window time.Duration `yaml:"window"`
+	// LoginPerIP limits login form posts per client IP and window.
+	LoginPerIP int `yaml:"login_per_ip"`
+	// TokenPerClient limits token requests per client_id and window.
+	TokenPerClient int `yaml:"token_per_client"`
+	// TokenPerIP limits token requests per client IP and window.
+	TokenPerIP int `yaml:"token_per_ip"`
+	// PARPerClient limits pushed authorization requests per client_id and window.
+	PARPerClient int `yaml:"par_per_client"`
+	// PARPerIP limits pushed authorization requests per client IP and window.
+	PARPerIP int `yaml:"par_per_ip"`
+}
+
+// Client is one statically configured client. Its metadata is decoded
+// under the JSON (RFC 7591) names of clients.Client, so client metadata
+// added there is configurable without a change here.
+type Client struct {
+	// Metadata is the registration as package clients validates it.
+	Metadata clients.Client
+	// Secret is the plaintext client_secret of a client_secret_basic or
+	// client_secret_post client. It is hashed with argon2id before it is
+	// stored and must not be set for other methods.
+	Secret string
+}
+
+// User is one statically configured end user.
+type User struct {
+	// Username is what the user types on the login page.
+	Username string
+	// Password is the plaintext password; it is hashed with argon2id
+	// before it is stored.
+	Password string
+	// Subject is the stable sub claim; empty means one derived from the
+	// username (authserver.SubjectFor).
+	Subject string
+	// Claims are the user's OpenID Connect claims (email, name, …),
+	// released per scope at the userinfo endpoint.
+	Claims map[string]any
+}
+
+// Default returns the configuration used for every key the file and the
+// environment leave unset: a loopback issuer over plain HTTP, SQLite under
+// ./bulwark-data, and the token lifetimes the FAPI 2.0 profile suggests.
+func Default() *File {
+	return &File{
+		Issuer:  "http://127.0.0.1:8080",
+		Listen:  "127.0.0.1:8080",
+		Storage: Storage{Driver: DriverSQLite, DSN: "./bulwark-data/bulwark.db"},
+		Log:     Log{Level: "info"},
+		Tokens: Tokens{
+			AccessTokenTTL:  5 * time.Minute,
+			IDTokenTTL:      5 * time.Minute,
+			RefreshTokenTTL: 720 * time.Hour,
+			PARTTL:          60 * time.Second,
+			LoginTTL:        10 * time.Minute,
+			SessionTTL:      8 * time.Hour,
+			ClockSkew:       10 * time.Second,
+			SecretCacheTTL:  5 * time.Minute,
+		},
+		RateLimits: RateLimits{Window: time.Minute, LoginPerIP: 20},
+	}
+}
+
+// source returns where key's value came from, looking at the key's
+// ancestors when the key itself was not recorded (a problem with
+// clients[0].redirect_uris[1] points at clients[0].redirect_uris).
+func (f *File) source(key string) string {
+	for k := key; k != ""; k = parentKey(k) {
+		if s, ok := f.origin[k]; ok {
+			return s
+		}
+	}
+	return ""
+}
+
+// parentKey strips the last ".name" or "[i]" from a key path.
+func parentKey(k string) string {
+	for i := len(k) - 1; i >= 0; i-- {
+		if k[i] == '.' || k[i] == '[' {
+			return k[:i]
+		}
+	}
+	return ""
+}

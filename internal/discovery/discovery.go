@@ -1,0 +1,83 @@
+package discovery
+
+import (
+	"encoding/json"
+	"net/http"
+
+	"github.com/bulwarkauth/bulwark/internal/jose"
+	"github.com/bulwarkauth/bulwark/internal/oauth"
+)
+
+// Paths of the endpoints below the issuer.
+const (
+	PathPAR        = "/par"
+	PathAuthorize  = "/authorize"
+	PathToken      = "/token"
+	PathUserinfo   = "/userinfo"
+	PathIntrospect = "/introspect"
+	PathRevoke     = "/revoke"
+	PathJWKS       = "/jwks"
+	PathLogin      = "/login"
+	PathConsent    = "/consent"
+)
+
+// Metadata returns the server metadata for issuer.
+func Metadata(issuer string, scopes []string, signingAlgs []string) *oauth.ServerMetadata {
+	authMethods := []string{oauth.AuthPrivateKeyJWT, oauth.AuthClientSecretBasic, oauth.AuthClientSecretPost, oauth.AuthNone}
+	return &oauth.ServerMetadata{
+		Issuer:                             issuer,
+		AuthorizationEndpoint:              issuer + PathAuthorize,
+		TokenEndpoint:                      issuer + PathToken,
+		JWKSURI:                            issuer + PathJWKS,
+		UserinfoEndpoint:                   issuer + PathUserinfo,
+		PushedAuthorizationRequestEndpoint: issuer + PathPAR,
+		// PAR is required per client (fapi2 profile), not server-wide;
+		// RFC 9126 §5 lets the client metadata carry it.
+		RequirePushedAuthorizationRequests:         false,
+		IntrospectionEndpoint:                      issuer + PathIntrospect,
+		RevocationEndpoint:                         issuer + PathRevoke,
+		ScopesSupported:                            scopes,
+		ResponseTypesSupported:                     []string{"code"},
+		ResponseModesSupported:                     []string{"query"},
+		GrantTypesSupported:                        []string{oauth.GrantAuthorizationCode, oauth.GrantRefreshToken, oauth.GrantClientCredentials},
+		SubjectTypesSupported:                      []string{"public"},
+		IDTokenSigningAlgValuesSupported:           signingAlgs,
+		TokenEndpointAuthMethodsSupported:          authMethods,
+		TokenEndpointAuthSigningAlgValuesSupported: jose.FAPIAlgorithms,
+		IntrospectionEndpointAuthMethodsSupported:  authMethods[:3],
+		RevocationEndpointAuthMethodsSupported:     authMethods,
+		CodeChallengeMethodsSupported:              []string{"S256"},
+		ClaimsSupported:                            []string{"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "name", "email", "email_verified", "preferred_username"},
+		AuthorizationResponseISSParameterSupported: true,
+	}
+}
+
+// Handler serves a precomputed JSON document.
+func Handler(doc any) (http.Handler, error) {
+	b, err := json.MarshalIndent(doc, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	b = append(b, '\n')
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Type", "application/json")
+		h.Set("Cache-Control", "public, max-age=300")
+		w.Write(b)
+	}), nil
+}
+
+// JWKSHandler serves the public key set. JWKS responses are cacheable for a
+// short time only, so a new key is picked up soon after it is published.
+func JWKSHandler(keys *jose.KeySet) (http.Handler, error) {
+	b, err := keys.MarshalJSON()
+	if err != nil {
+		return nil, err
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Type", "application/jwk-set+json")
+		h.Set("Cache-Control", "public, max-age=300")
+		w.Write(b)
+	}), nil
+}

@@ -1,0 +1,28 @@
+package oauth
+
+import "time"
+
+// Interaction describes an authorization request waiting for the end user:
+// what the login and consent pages need to show and decide. Handle is an
+// opaque, unguessable reference to the stored request; it carries no
+// authority beyond finishing this one request.
+type Interaction struct {
+	Handle     string
+	ClientID   string
+	ClientName string
+	Scopes     Scopes
+	// Prompt holds the OIDC prompt values (none, login, consent).
+	Prompt []string
+	// MaxAge is the OIDC max_age in seconds, or -1 when absent.
+	MaxAge int
+	// LoginHint is the OIDC login_hint, shown pre-filled; never trusted.
+	LoginHint string
+}
+
+// Approval is the end user's decision to let the interaction proceed.
+type Approval struct {
+	Subject  string
+	AuthTime time.Time
+	// Scopes are the scopes granted (the requested ones, consented to).
+	Scopes Scopes
+}

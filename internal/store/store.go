@@ -1,0 +1,277 @@
+package store
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"time"
+)
+
+// Sentinel errors. Implementations wrap them; callers match with errors.Is.
+var (
+	// ErrNotFound means the record does not exist or has expired.
+	ErrNotFound = errors.New("store: not found")
+	// ErrReplayed means a single-use value was already used.
+	ErrReplayed = errors.New("store: already used")
+	// ErrConflict means a record with the same key already exists.
+	ErrConflict = errors.New("store: conflict")
+	// ErrUnavailable means the back end could not be reached; the caller
+	// must fail closed.
+	ErrUnavailable = errors.New("store: unavailable")
+)
+
+// Hash returns the storage key for a secret value (code, request_uri,
+// refresh token, session ID): base64url(SHA-256(secret)). The values hashed
+// this way carry at least 128 bits of entropy, so an unsalted fast hash is
+// enough; person-chosen secrets use argon2id in package clients instead.
+func Hash(secret string) string {
+	sum := sha256.Sum256([]byte(secret))
+	return base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
+// Store bundles the aggregates one back end (or a combination of back ends)
+// provides. Every field must be non-nil.
+type Store struct {
+	Clients       Clients
+	Users         Users
+	Keys          Keys
+	Requests      Requests
+	Codes         Codes
+	Grants        Grants
+	RefreshTokens RefreshTokens
+	Revocations   Revocations
+	Consents      Consents
+	Sessions      Sessions
+	Replay        Replay
+	// Ping reports whether every back end answers; used by /readyz.
+	Ping func(ctx context.Context) error
+	// Close releases connections. It may be nil.
+	Close func() error
+}
+
+// Client is a registered client as stored. SecretHash is an argon2id PHC
+// string; the plaintext secret is never stored. Metadata holds the client's
+// registration as JSON (owned and interpreted by package clients), so new
+// client metadata needs no schema change.
+type Client struct {
+	ID         string
+	SecretHash string
+	Metadata   []byte
+	UpdatedAt  time.Time
+}
+
+// Clients stores client registrations.
+type Clients interface {
+	// Get returns the client or ErrNotFound.
+	Get(ctx context.Context, id string) (*Client, error)
+	// Put inserts or replaces the client.
+	Put(ctx context.Context, c *Client) error
+	// Delete removes the client; deleting a missing client is not an error.
+	Delete(ctx context.Context, id string) error
+	// List returns every client ordered by ID.
+	List(ctx context.Context) ([]*Client, error)
+}
+
+// User is an end-user account. PasswordHash is an argon2id PHC string.
+// Claims holds OpenID Connect standard claims as JSON (name, email, …).
+type User struct {
+	Subject      string
+	Username     string
+	PasswordHash string
+	Claims       []byte
+	Disabled     bool
+}
+
+// Users stores end-user accounts.
+type Users interface {
+	// Get returns the user by subject or ErrNotFound.
+	Get(ctx context.Context, subject string) (*User, error)
+	// GetByUsername returns the user by login name or ErrNotFound.
+	GetByUsername(ctx context.Context, username string) (*User, error)
+	// Put inserts or replaces the user, keyed by Subject. A different
+	// subject with the same Username is ErrConflict.
+	Put(ctx context.Context, u *User) error
+}
+
+// SigningKey is one of the server's own signing keys. Private holds the
+// private JWK as JSON. A key is published in JWKS from CreatedAt until
+// RetiredAt (if set) and used for signing while Active.
+type SigningKey struct {
+	ID        string
+	Algorithm string
+	Private   []byte
+	Active    bool
+	CreatedAt time.Time
+	RetiredAt *time.Time
+}
+
+// Keys stores the server's signing keys.
+type Keys interface {
+	// List returns every key, oldest first.
+	List(ctx context.Context) ([]*SigningKey, error)
+	// Add inserts a new key; an existing ID is ErrConflict.
+	Add(ctx context.Context, k *SigningKey) error
+	// Update replaces the Active and RetiredAt fields of an existing key.
+	Update(ctx context.Context, k *SigningKey) error
+}
+
+// AuthorizationRequest is a validated authorization request, stored under
+// the hash of its PAR request_uri (or of an internal handle when the client
+// did not use PAR). Params is the request's validated parameters as JSON,
+// owned by package authorize.
+type AuthorizationRequest struct {
+	ClientID  string
+	Params    []byte
+	ExpiresAt time.Time
+}
+
+// Requests stores pushed and in-flight authorization requests.
+type Requests interface {
+	// Put stores the request under hash; an existing hash is ErrConflict.
+	Put(ctx context.Context, hash string, r *AuthorizationRequest) error
+	// Get returns the request without consuming it (the user may reload
+	// the login page), or ErrNotFound when missing, expired or consumed.
+	Get(ctx context.Context, hash string) (*AuthorizationRequest, error)
+	// Consume atomically marks the request used and returns it. A second
+	// Consume gets ErrReplayed (or ErrNotFound once it is purged).
+	Consume(ctx context.Context, hash string) (*AuthorizationRequest, error)
+}
+
+// AuthorizationCode is an issued authorization code, stored under the hash
+// of the code. GrantID names the grant the code's tokens belong to, so a
+// replayed code can revoke them (RFC 6749 §4.1.2). Params is owned by
+// package token/authorize (redirect URI, PKCE challenge, nonce, …).
+type AuthorizationCode struct {
+	ClientID  string
+	GrantID   string
+	Params    []byte
+	ExpiresAt time.Time
+}
+
+// Codes stores authorization codes.
+type Codes interface {
+	// Put stores the code under hash; an existing hash is ErrConflict.
+	Put(ctx context.Context, hash string, c *AuthorizationCode) error
+	// Consume atomically marks the code used and returns it. Every later
+	// Consume of the same hash fails with ErrReplayed and still returns the
+	// record (so the caller can revoke the grant), until the record is
+	// purged some time after expiry. An expired, unused code is
+	// ErrNotFound.
+	Consume(ctx context.Context, hash string) (*AuthorizationCode, error)
+}
+
+// Grant is the authorization a user gave a client (or a client gave
+// itself, for client_credentials with refresh). Every token carries its
+// grant ID; revoking the grant revokes them all.
+type Grant struct {
+	ID        string
+	ClientID  string
+	Subject   string
+	Scopes    string
+	AuthTime  time.Time
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	Revoked   bool
+	// Params holds grant-wide data such as claims or the sender-constraint
+	// binding, owned by package token.
+	Params []byte
+}
+
+// Grants stores grants.
+type Grants interface {
+	// Put stores a new grant; an existing ID is ErrConflict.
+	Put(ctx context.Context, g *Grant) error
+	// Get returns the grant or ErrNotFound. Revoked grants are returned with
+	// Revoked set, so callers can tell revoked from unknown.
+	Get(ctx context.Context, id string) (*Grant, error)
+	// Revoke marks the grant revoked. Revoking a missing or revoked grant is
+	// not an error.
+	Revoke(ctx context.Context, id string) error
+}
+
+// RefreshToken is a refresh token stored under its hash.
+//
+// RotatedAt is set when the token was exchanged for a successor (standard
+// profile rotation); a rotated token stays in the store until ExpiresAt so
+// that reuse can be detected.
+type RefreshToken struct {
+	GrantID   string
+	ClientID  string
+	Scopes    string
+	ExpiresAt time.Time
+	CreatedAt time.Time
+	RotatedAt *time.Time
+	// Params holds per-token data such as the DPoP key binding.
+	Params []byte
+}
+
+// RefreshTokens stores refresh tokens.
+type RefreshTokens interface {
+	// Put stores a new token under hash; an existing hash is ErrConflict.
+	Put(ctx context.Context, hash string, t *RefreshToken) error
+	// Get returns the token, rotated or not, or ErrNotFound when missing or
+	// expired.
+	Get(ctx context.Context, hash string) (*RefreshToken, error)
+	// Rotate atomically marks the token at oldHash rotated at the given time
+	// and stores next under newHash. If oldHash was already rotated it
+	// returns ErrReplayed and stores nothing; if it is missing, ErrNotFound.
+	Rotate(ctx context.Context, oldHash string, at time.Time, newHash string, next *RefreshToken) error
+	// Delete removes the token; a missing token is not an error.
+	Delete(ctx context.Context, hash string) error
+}
+
+// Revocations remembers revoked JWT access tokens by jti until they would
+// have expired anyway.
+type Revocations interface {
+	// Revoke records jti as revoked until exp.
+	Revoke(ctx context.Context, jti string, exp time.Time) error
+	// IsRevoked reports whether jti was revoked.
+	IsRevoked(ctx context.Context, jti string) (bool, error)
+}
+
+// Consent is the set of scopes a user granted a client, remembered so the
+// consent page is not shown again for the same or a smaller set.
+type Consent struct {
+	Subject   string
+	ClientID  string
+	Scopes    string
+	GrantedAt time.Time
+}
+
+// Consents stores remembered consents.
+type Consents interface {
+	// Get returns the consent or ErrNotFound.
+	Get(ctx context.Context, subject, clientID string) (*Consent, error)
+	// Put inserts or replaces the consent for (Subject, ClientID).
+	Put(ctx context.Context, c *Consent) error
+	// Delete removes it; a missing consent is not an error.
+	Delete(ctx context.Context, subject, clientID string) error
+}
+
+// Session is an end-user's browser session at the authorization server,
+// stored under the hash of the cookie value.
+type Session struct {
+	Subject   string
+	AuthTime  time.Time
+	ExpiresAt time.Time
+}
+
+// Sessions stores browser sessions.
+type Sessions interface {
+	// Put stores the session under hash; an existing hash is ErrConflict.
+	Put(ctx context.Context, hash string, s *Session) error
+	// Get returns the session or ErrNotFound when missing or expired.
+	Get(ctx context.Context, hash string) (*Session, error)
+	// Delete removes the session; a missing session is not an error.
+	Delete(ctx context.Context, hash string) error
+}
+
+// Replay is the replay guard for one-time values: client assertion and DPoP
+// proof jti values. Keys are namespaced by the caller ("assertion:" …).
+type Replay interface {
+	// Use records key as used until exp. If key was already used and has
+	// not expired it returns ErrReplayed. It is atomic across all callers of
+	// the same back end.
+	Use(ctx context.Context, key string, exp time.Time) error
+}
