@@ -13,7 +13,10 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -30,8 +33,17 @@ func main() {
 	c := flag.Int("c", 32, "concurrent connections")
 	scope := flag.String("scope", "", "scope parameter (optional)")
 	warmup := flag.Int("warmup", 500, "untimed warm-up requests")
+	serverPID := flag.Int("server-pid", 0, "PID of the server under test: report its CPU time per request (Linux /proc)")
+	initDir := flag.String("init", "", "write a new ES256 client key pair (key.jwk, jwks.json) into this directory and exit")
 	flag.Parse()
-	if err := run(*tokenURL, *aud, *client, *keyFile, *scope, *n, *c, *warmup); err != nil {
+	if *initDir != "" {
+		if err := initKeys(*initDir); err != nil {
+			fmt.Fprintln(os.Stderr, "loadgen:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if err := run(*tokenURL, *aud, *client, *keyFile, *scope, *n, *c, *warmup, *serverPID); err != nil {
 		fmt.Fprintln(os.Stderr, "loadgen:", err)
 		os.Exit(1)
 	}
@@ -47,7 +59,52 @@ type Result struct {
 	FirstError string
 }
 
-func run(tokenURL, aud, client, keyFile, scope string, n, c, warmup int) error {
+// initKeys writes a fresh ES256 private JWK and its public JWKS, so the
+// same client key can be registered with every server under comparison.
+func initKeys(dir string) error {
+	key, err := jose.GenerateKey(jose.ES256)
+	if err != nil {
+		return err
+	}
+	priv, err := key.MarshalJSON()
+	if err != nil {
+		return err
+	}
+	pub, err := json.Marshal(jose.NewKeySet(key.Public()))
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "key.jwk"), priv, 0o600); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, "jwks.json"), pub, 0o644)
+}
+
+// cpuTime reads a process's user+system CPU time from /proc/PID/stat.
+// Clock ticks are 100 Hz on every Linux configuration Go supports here.
+func cpuTime(pid int) (time.Duration, error) {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// The command name (field 2) may hold spaces; fields after ")" are fixed.
+	rest := raw[bytes.LastIndexByte(raw, ')')+2:]
+	f := strings.Fields(string(rest))
+	if len(f) < 13 {
+		return 0, fmt.Errorf("short /proc/%d/stat", pid)
+	}
+	utime, err1 := strconv.ParseInt(f[11], 10, 64)
+	stime, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, fmt.Errorf("bad /proc/%d/stat", pid)
+	}
+	return time.Duration(utime+stime) * 10 * time.Millisecond, nil
+}
+
+func run(tokenURL, aud, client, keyFile, scope string, n, c, warmup, serverPID int) error {
 	raw, err := os.ReadFile(keyFile)
 	if err != nil {
 		return err
@@ -72,11 +129,25 @@ func run(tokenURL, aud, client, keyFile, scope string, n, c, warmup int) error {
 	if warmup > 0 {
 		drive(hc, tokenURL, bodies[:warmup], c)
 	}
+	var cpu0 time.Duration
+	if serverPID > 0 {
+		if cpu0, err = cpuTime(serverPID); err != nil {
+			return err
+		}
+	}
 	res := drive(hc, tokenURL, bodies[warmup:], c)
-	out, _ := json.Marshal(map[string]any{
+	report := map[string]any{
 		"requests": res.Requests, "errors": res.Errors, "seconds": res.Duration.Seconds(),
 		"rps": int(res.RPS), "p50_ms": ms(res.P50), "p99_ms": ms(res.P99), "concurrency": c, "first_error": res.FirstError,
-	})
+	}
+	if serverPID > 0 {
+		cpu1, err := cpuTime(serverPID)
+		if err != nil {
+			return err
+		}
+		report["server_cpu_us_per_request"] = int((cpu1 - cpu0).Microseconds()) / max(res.Requests, 1)
+	}
+	out, _ := json.Marshal(report)
 	fmt.Println(string(out))
 	if res.Errors > 0 {
 		return fmt.Errorf("%d of %d requests failed: %s", res.Errors, res.Requests, res.FirstError)

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	gojose "github.com/go-jose/go-jose/v4"
-	"github.com/go-jose/go-jose/v4/jwt"
+	josejson "github.com/go-jose/go-jose/v4/json"
 )
 
 // MaxTokenSize bounds every JWT the server parses. Larger inputs are
@@ -48,7 +48,7 @@ type Header struct {
 // JWT is a parsed but not yet verified compact JWS.
 type JWT struct {
 	Header Header
-	tok    *jwt.JSONWebToken
+	jws    *gojose.JSONWebSignature
 }
 
 // Parse parses a compact JWS whose alg is in algs (FAPIAlgorithms when algs
@@ -70,18 +70,18 @@ func Parse(token string, algs []string) (*JWT, error) {
 			sigAlgs = append(sigAlgs, gojose.SignatureAlgorithm(a))
 		}
 	}
-	tok, err := jwt.ParseSigned(token, sigAlgs)
+	jws, err := gojose.ParseSignedCompact(token, sigAlgs)
 	if err != nil {
 		if strings.Contains(err.Error(), "unexpected signature algorithm") {
 			return nil, fmt.Errorf("%w: %v", ErrAlgorithm, err)
 		}
 		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
-	if len(tok.Headers) != 1 {
+	if len(jws.Signatures) != 1 {
 		return nil, fmt.Errorf("%w: expected one signature", ErrMalformed)
 	}
-	h := tok.Headers[0]
-	out := &JWT{tok: tok, Header: Header{
+	h := jws.Signatures[0].Header
+	out := &JWT{jws: jws, Header: Header{
 		Algorithm: h.Algorithm,
 		KeyID:     h.KeyID,
 		Extra:     make(map[string]any, len(h.ExtraHeaders)),
@@ -118,11 +118,19 @@ func (t *JWT) Verify(key *PublicKey, claims any) error {
 	if err := checkPublicKey(key.jwk.Key); err != nil {
 		return err
 	}
-	if err := t.tok.Claims(key.jwk.Key, claims); err != nil {
-		if strings.Contains(err.Error(), "json") || strings.Contains(err.Error(), "unmarshal") {
-			return fmt.Errorf("%w: %v", ErrMalformed, err)
-		}
+	payload, err := t.jws.Verify(key.jwk.Key)
+	if err != nil {
 		return fmt.Errorf("%w: %v", ErrSignature, err)
+	}
+	return decodeClaims(payload, claims)
+}
+
+// decodeClaims decodes a JWT payload with go-jose's JSON decoder, which,
+// unlike encoding/json, matches member names case-sensitively: "ISS" is
+// not "iss" (RFC 7519 §4 names are case-sensitive).
+func decodeClaims(payload []byte, claims any) error {
+	if err := josejson.Unmarshal(payload, claims); err != nil {
+		return fmt.Errorf("%w: claims: %v", ErrMalformed, err)
 	}
 	return nil
 }
@@ -147,10 +155,7 @@ func (t *JWT) VerifySet(set *KeySet, claims any) (*PublicKey, error) {
 // it only to find which key should verify the token (for example the
 // client named by a client assertion's iss), never to make a decision.
 func (t *JWT) UnverifiedClaims(claims any) error {
-	if err := t.tok.UnsafeClaimsWithoutVerification(claims); err != nil {
-		return fmt.Errorf("%w: %v", ErrMalformed, err)
-	}
-	return nil
+	return decodeClaims(t.jws.UnsafePayloadWithoutVerification(), claims)
 }
 
 // NumericDate is a JWT NumericDate (RFC 7519 §2): seconds since the epoch,
@@ -321,7 +326,22 @@ func (s *Signer) Sign(alg, typ string, claims any) (string, error) {
 		}
 		s.cache.Store(sk, sig)
 	}
-	return jwt.Signed(sig).Claims(claims).Serialize()
+	return signCompact(sig, claims)
+}
+
+// signCompact serialises claims once and signs the bytes. (go-jose's jwt
+// builder round-trips claims through JSON three times to normalise them,
+// which costs as much as half an ES256 signature on the token endpoint.)
+func signCompact(sig gojose.Signer, claims any) (string, error) {
+	payload, err := json.Marshal(claims)
+	if err != nil {
+		return "", fmt.Errorf("jose: encode claims: %w", err)
+	}
+	jws, err := sig.Sign(payload)
+	if err != nil {
+		return "", fmt.Errorf("jose: sign: %w", err)
+	}
+	return jws.CompactSerialize()
 }
 
 // SignWithKey signs claims with an arbitrary private key and extra headers.
@@ -347,5 +367,5 @@ func SignWithKey(k *PrivateKey, typ string, embedJWK bool, claims any) (string, 
 	if err != nil {
 		return "", fmt.Errorf("jose: new signer: %w", err)
 	}
-	return jwt.Signed(sig).Claims(claims).Serialize()
+	return signCompact(sig, claims)
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"time"
 
 	"github.com/bulwarkauth/bulwark/internal/store"
 )
@@ -163,18 +162,4 @@ func (s sessions) Get(ctx context.Context, hash string) (*store.Session, error) 
 func (s sessions) Delete(ctx context.Context, hash string) error {
 	_, err := s.d.exec(ctx, `DELETE FROM sessions WHERE hash = ?`, hash)
 	return s.d.fail("delete session", err)
-}
-
-type replay struct{ d *DB }
-
-// Use is one upsert: a new key inserts, a dead key is taken over, and a
-// live key leaves the row untouched, which shows as zero rows changed.
-func (s replay) Use(ctx context.Context, key string, exp time.Time) error {
-	res, err := s.d.exec(ctx, `INSERT INTO replay (key, exp) VALUES (?1, ?2)
-		ON CONFLICT (key) DO UPDATE SET exp = excluded.exp WHERE replay.exp <= ?3`,
-		key, ms(exp), nowMS())
-	if err != nil {
-		return s.d.fail("replay", err)
-	}
-	return affected(s.d, "replay", res, store.ErrReplayed)
 }

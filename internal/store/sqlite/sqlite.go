@@ -62,6 +62,11 @@ type DB struct {
 	closed    atomic.Bool
 	closeOnce sync.Once
 	closeErr  error
+
+	// The replay batcher (replay.go), started on first use.
+	replayOnce sync.Once
+	replayCh   chan *replayUse
+	quit       chan struct{} // closed by Close
 }
 
 // Open opens (creating if needed) the SQLite database at dsn, applies
@@ -99,7 +104,7 @@ func OpenDB(ctx context.Context, dsn string) (*DB, error) {
 	w.SetMaxIdleConns(1)
 	w.SetConnMaxLifetime(0)
 	w.SetConnMaxIdleTime(0)
-	d := &DB{w: w, r: w}
+	d := &DB{w: w, r: w, quit: make(chan struct{})}
 	if !cfg.memory {
 		// An in-memory database exists only on its one connection, so it
 		// cannot have a separate read pool.
@@ -159,6 +164,7 @@ func (d *DB) Ping(ctx context.Context) error {
 func (d *DB) Close() error {
 	d.closeOnce.Do(func() {
 		d.closed.Store(true)
+		close(d.quit)
 		var errs []error
 		d.stmts.Range(func(_, s any) bool {
 			errs = append(errs, s.(*sql.Stmt).Close())
