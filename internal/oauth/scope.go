@@ -40,11 +40,10 @@ func NewScopes(s ...string) Scopes {
 // String renders the set as a scope parameter.
 func (s Scopes) String() string { return strings.Join(s, " ") }
 
-// Has reports whether scope is in the set.
-func (s Scopes) Has(scope string) bool {
-	_, ok := slices.BinarySearch(s, scope)
-	return ok
-}
+// Has reports whether scope is in the set. It does not rely on s being
+// sorted: a Scopes decoded from JSON or built as a literal keeps its
+// order, and a binary search over it would miss members.
+func (s Scopes) Has(scope string) bool { return slices.Contains(s, scope) }
 
 // SubsetOf reports whether every scope in s is also in other.
 func (s Scopes) SubsetOf(other Scopes) bool {

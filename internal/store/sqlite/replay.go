@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"runtime"
 	"time"
 
 	"github.com/bulwarkauth/bulwark/internal/store"
@@ -70,6 +71,9 @@ func (d *DB) startReplayBatcher() {
 			select {
 			case u := <-d.replayCh:
 				batch = append(batch[:0], u)
+				// Let callers that are about to queue do so, so that they
+				// share this commit instead of each paying for one.
+				runtime.Gosched()
 			drain:
 				for len(batch) < maxReplayBatch {
 					select {
