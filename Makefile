@@ -4,7 +4,7 @@
 GO ?= go
 FUZZTIME ?= 2000x
 
-.PHONY: build run test unit fuzz vet bench
+.PHONY: build run test interop-deps unit fuzz vet bench
 
 build:
 	$(GO) build -o bin/bulwark ./cmd/bulwark
@@ -12,9 +12,14 @@ build:
 run:
 	$(GO) run ./cmd/bulwark serve --dev
 
-# Every test: vet, unit + end-to-end tests with the race
-# detector, then each fuzz target for a short time.
-test: vet unit fuzz
+# Every test: vet, unit + end-to-end tests (including the openid-client
+# interop test) with the race detector, then each fuzz target for a short
+# time.
+test: interop-deps vet unit fuzz
+
+# The pinned npm packages of the interop test (interop/package-lock.json).
+interop-deps:
+	@test -d interop/node_modules || npm ci --prefix interop --no-audit --no-fund
 
 vet:
 	$(GO) vet ./...
