@@ -6,6 +6,7 @@
 #   bench/bulwark.sh token [requests] [concurrency]  # client_credentials + private_key_jwt
 #   bench/bulwark.sh flow  [flows] [concurrency]     # PAR → authorize → token, signed-in user
 #
+# FLOOR=3s also measures the crypto floor (token mode) and the ratio to it.
 # PERF=1 also records a perf profile of the server to /tmp/perf.data.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -59,7 +60,7 @@ case "$MODE" in
   *) echo "unknown mode $MODE" >&2; exit 2 ;;
 esac
 "$work/loadgen" -mode "$MODE" -issuer "http://127.0.0.1:$PORT" -client bench -key "$work/key.jwk" \
-  -scope "$scope" -username alice -password "$password" -n "$N" -c "$C" -server-pid "$pid"
+  -scope "$scope" -username alice -password "$password" -n "$N" -c "$C" -server-pid "$pid" ${FLOOR:+-floor "$FLOOR"}
 if [ -n "${PERF:-}" ]; then
   kill -INT "$perfpid"; wait "$perfpid" || true
 fi

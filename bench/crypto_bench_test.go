@@ -5,6 +5,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
+	"runtime"
 	"testing"
 	"time"
 
@@ -42,6 +43,45 @@ func BenchmarkCryptoFloorToken(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkCryptoFloorTokenParallel is the same work on every CPU at
+// once, as the server runs under load. ns/op is wall time per request
+// across all CPUs; multiply by GOMAXPROCS for CPU time per request, the
+// figure compared with the server's CPU time per request.
+func BenchmarkCryptoFloorTokenParallel(b *testing.B) {
+	clientKey, _ := jose.GenerateKey(jose.ES256)
+	serverKey, _ := jose.GenerateKey(jose.ES256)
+	signer := jose.NewSigner(serverKey)
+	keys := jose.NewKeySet(clientKey.Public())
+	now := time.Now().Unix()
+	assertion, err := jose.SignWithKey(clientKey, "", false, map[string]any{
+		"iss": "c", "sub": "c", "aud": "https://issuer.example", "iat": now, "exp": now + 60, "jti": "x",
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	claims := map[string]any{"iss": "https://issuer.example", "sub": "c", "client_id": "c", "exp": now + 300, "iat": now, "jti": "y", "scope": "api"}
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			t, err := jose.Parse(assertion, nil)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			var c jose.Claims
+			if _, err := t.VerifySet(keys, &c); err != nil {
+				b.Error(err)
+				return
+			}
+			if _, err := signer.Sign(jose.ES256, "at+jwt", claims); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)*float64(runtime.GOMAXPROCS(0))/1000, "cpu-µs/op")
 }
 
 // BenchmarkCryptoES256Verify and BenchmarkCryptoES256Sign split the floor.

@@ -34,6 +34,7 @@ type options struct {
 	username, password     string
 	n, c, warmup           int
 	serverPID              int
+	floor                  time.Duration
 }
 
 func main() {
@@ -52,6 +53,7 @@ func main() {
 	flag.IntVar(&o.c, "c", 32, "concurrent connections")
 	flag.IntVar(&o.warmup, "warmup", 500, "untimed warm-up requests")
 	flag.IntVar(&o.serverPID, "server-pid", 0, "PID of the server under test: report its CPU time per request (Linux /proc)")
+	flag.DurationVar(&o.floor, "floor", 0, "token mode: also measure the crypto floor for this long and report server CPU against it")
 	initDir := flag.String("init", "", "write a new ES256 client key pair (key.jwk, jwks.json) into this directory and exit")
 	flag.Parse()
 	var err error
@@ -122,7 +124,16 @@ func run(o options) error {
 		if err != nil {
 			return err
 		}
-		report["server_cpu_us_per_request"] = int((cpu1 - cpu0).Microseconds()) / max(res.Requests, 1)
+		serverCPU := (cpu1 - cpu0) / time.Duration(max(res.Requests, 1))
+		report["server_cpu_us_per_request"] = serverCPU.Microseconds()
+		if o.floor > 0 {
+			floor, err := floorCPU(o.floor)
+			if err != nil {
+				return err
+			}
+			report["floor_cpu_us_per_request"] = floor.Microseconds()
+			report["floor_ratio"] = float64(floor) / float64(serverCPU)
+		}
 	}
 	out, _ := json.Marshal(report)
 	fmt.Println(string(out))
