@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -54,6 +55,7 @@ func RunTests(t *testing.T, open func(t *testing.T) *store.Store) {
 					if s == nil {
 						t.Fatal("open returned a nil store")
 					}
+					caseBase.Store(time.Now().Truncate(time.Second).UnixNano())
 					tc.run(t, s)
 				})
 			}
@@ -76,8 +78,13 @@ var cmpOpts = []cmp.Option{
 }
 
 // base returns a reference time on a whole second, so that every back end
-// can store it and the times derived from it exactly.
-func base() time.Time { return time.Now().Truncate(time.Second) }
+// can store it and the times derived from it exactly. It is fixed for the
+// duration of a case: read from the clock on every call, two calls on
+// either side of a second boundary once made equal times differ.
+func base() time.Time { return time.Unix(0, caseBase.Load()) }
+
+// caseBase is the current case's reference time (Unix nanoseconds).
+var caseBase atomic.Int64
 
 // tp returns a pointer to t, for the optional time fields.
 func tp(t time.Time) *time.Time { return &t }
