@@ -76,6 +76,13 @@ var badDeps = map[string]struct {
 	"github.com/chromedp/chromedp": {nil, "browser automation is for tests only"},
 }
 
+// isTestHelper reports whether p is one of the test-support packages
+// (internal/testenv and below, the store conformance suite), which only
+// _test.go files may import.
+func isTestHelper(p string) bool {
+	return p == "internal/testenv" || strings.HasPrefix(p, "internal/testenv/") || p == "internal/store/storetest"
+}
+
 func TestImportLevels(t *testing.T) {
 	for _, p := range listPackages(t) {
 		from := rel(p.ImportPath)
@@ -89,8 +96,8 @@ func TestImportLevels(t *testing.T) {
 				continue
 			}
 			to := rel(imp)
-			if to == "internal/testenv" || to == "internal/store/storetest" || from == "internal/testenv" {
-				if from != "internal/testenv" {
+			if isTestHelper(to) || isTestHelper(from) {
+				if !isTestHelper(from) {
 					t.Errorf("%s imports %s: test helpers are for _test.go files only", from, to)
 				}
 				continue
@@ -115,10 +122,10 @@ func TestProtocolPackagesAvoidHTTP(t *testing.T) {
 	for _, p := range listPackages(t) {
 		from := rel(p.ImportPath)
 		for _, imp := range p.Imports {
-			if imp == "testing" || strings.HasSuffix(imp, "/internal/testenv") {
-				// The two test-support packages are imported only from
+			if imp == "testing" || (strings.HasPrefix(imp, mod+"/") && isTestHelper(rel(imp))) {
+				// The test-support packages are imported only from
 				// _test.go files, which TestImportLevels checks.
-				if from != "internal/testenv" && from != "internal/store/storetest" {
+				if !isTestHelper(from) {
 					t.Errorf("%s (non-test code) imports %s", from, imp)
 				}
 			}

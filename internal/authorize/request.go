@@ -192,7 +192,9 @@ func validChallenge(s string) bool {
 
 // MatchRedirectURI reports whether uri is registered, by exact string
 // comparison (RFC 9700 §2.1). The one exception is the port of a loopback
-// http redirect URI, which native apps pick at run time (RFC 8252 §7.3).
+// http redirect URI, which native apps pick at run time (RFC 8252 §7.3):
+// only for the IP literals 127.0.0.1 and [::1], never for "localhost"
+// (RFC 8252 §8.3) or https.
 func MatchRedirectURI(registered []string, uri string) bool {
 	for _, r := range registered {
 		if subtle.ConstantTimeCompare([]byte(r), []byte(uri)) == 1 {
@@ -200,7 +202,7 @@ func MatchRedirectURI(registered []string, uri string) bool {
 		}
 	}
 	u, err := url.Parse(uri)
-	if err != nil || u.Scheme != "http" || !clients.IsLoopbackHost(u.Hostname()) || u.Hostname() == "localhost" {
+	if err != nil || u.Scheme != "http" || (u.Hostname() != "127.0.0.1" && u.Hostname() != "::1") {
 		return false
 	}
 	for _, r := range registered {
@@ -224,7 +226,9 @@ func stripPort(s string) string {
 	if !ok {
 		return s
 	}
-	end := strings.IndexAny(rest, "/?")
+	// The authority ends at the path, the query or the fragment; without
+	// '#' here "http://127.0.0.1:1#x" would lose its fragment with the port.
+	end := strings.IndexAny(rest, "/?#")
 	if end < 0 {
 		end = len(rest)
 	}

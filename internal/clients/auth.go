@@ -11,7 +11,6 @@ import (
 
 	"github.com/bulwarkauth/bulwark/internal/jose"
 	"github.com/bulwarkauth/bulwark/internal/oauth"
-	"github.com/bulwarkauth/bulwark/internal/secret"
 	"github.com/bulwarkauth/bulwark/internal/store"
 )
 
@@ -120,9 +119,9 @@ func fail(reason, desc string, cause error) error {
 }
 
 // Authenticate identifies and authenticates the client behind creds. A
-// public client (method none) is identified only. Every failure is
-// invalid_client (RFC 6749 §5.2), except that a store outage is
-// temporarily_unavailable: the replay check never gets skipped.
+// public client (method none) is identified only. On failure the client is
+// nil. Every failure is invalid_client (RFC 6749 §5.2), except that a store
+// outage is temporarily_unavailable: the replay check never gets skipped.
 func (r *Registry) Authenticate(ctx context.Context, creds Credentials) (*Client, error) {
 	method, err := creds.method()
 	if err != nil {
@@ -168,15 +167,18 @@ func (r *Registry) Authenticate(ctx context.Context, creds Credentials) (*Client
 		return nil, fail(ReasonWrongMethod, "client authentication failed", errors.New("method "+method+" presented, "+c.AuthMethod+" registered"))
 	}
 	switch method {
-	case oauth.AuthNone:
-		return c, nil
 	case oauth.AuthClientSecretBasic:
-		return c, r.checkSecret(c, creds.BasicSecret)
+		err = r.checkSecret(c, creds.BasicSecret)
 	case oauth.AuthClientSecretPost:
-		return c, r.checkSecret(c, creds.PostSecret)
-	default:
-		return c, r.checkAssertion(ctx, c, assertion)
+		err = r.checkSecret(c, creds.PostSecret)
+	case oauth.AuthPrivateKeyJWT:
+		err = r.checkAssertion(ctx, c, assertion)
 	}
+	if err != nil {
+		// Never hand back a client that failed authentication.
+		return nil, err
+	}
+	return c, nil
 }
 
 func (r *Registry) checkSecret(c *Client, presented string) error {
@@ -287,7 +289,3 @@ func slicesContains(s []string, v string) bool {
 	}
 	return false
 }
-
-// VerifySecretParams are the argon2id parameters client secrets are hashed
-// with.
-var VerifySecretParams = secret.DefaultParams

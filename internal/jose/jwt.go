@@ -162,8 +162,19 @@ func (t *JWT) UnverifiedClaims(claims any) error {
 // possibly fractional.
 type NumericDate float64
 
-// Time converts d to a time.Time.
+// Time converts d to a time.Time. JSON numbers reach ±1.8e308, far beyond
+// int64 seconds; such values saturate instead of wrapping, so an absurd nbf
+// or iat stays in the future and an absurd exp in the past stays expired.
 func (d NumericDate) Time() time.Time {
+	// 2^62 s is far beyond any real date and leaves time.Time room for
+	// the leeways ValidateTimes adds.
+	const limit = 1 << 62
+	switch f := float64(d); {
+	case f >= limit:
+		return time.Unix(limit, 0)
+	case f <= -limit:
+		return time.Unix(-limit, 0)
+	}
 	sec, frac := math.Modf(float64(d))
 	return time.Unix(int64(sec), int64(frac*1e9))
 }
@@ -279,7 +290,10 @@ type Signer struct {
 	cache sync.Map // signerKey → gojose.Signer
 }
 
-type signerKey struct{ kid, typ string }
+// signerKey names a cached go-jose signer. alg is part of it because kids
+// are not unique across algorithms: keys loaded from configuration may
+// share one.
+type signerKey struct{ alg, kid, typ string }
 
 // NewSigner returns a Signer whose active key for each algorithm is the
 // first key of that algorithm in keys.
@@ -310,7 +324,7 @@ func (s *Signer) Sign(alg, typ string, claims any) (string, error) {
 	if !ok {
 		return "", fmt.Errorf("jose: no signing key for %s", alg)
 	}
-	sk := signerKey{k.KeyID(), typ}
+	sk := signerKey{alg, k.KeyID(), typ}
 	var sig gojose.Signer
 	if v, ok := s.cache.Load(sk); ok {
 		sig = v.(gojose.Signer)
