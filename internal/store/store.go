@@ -46,6 +46,10 @@ type Store struct {
 	Replay        Replay
 	// Ping reports whether every back end answers; used by /readyz.
 	Ping func(ctx context.Context) error
+	// Checks names each back end with its own Ping, for a readiness
+	// report per dependency ("postgres", "redis"). Nil means the store is
+	// one back end, reported under the name "storage" through Ping.
+	Checks []Check
 	// Close releases connections. It may be nil.
 	Close func() error
 }

@@ -5,11 +5,9 @@ import (
 	"embed"
 	"fmt"
 	"io/fs"
-	"path"
-	"slices"
-	"strconv"
-	"strings"
 	"time"
+
+	"github.com/bulwarkauth/bulwark/internal/store"
 )
 
 // migrationFiles holds the schema history. Files are named
@@ -20,41 +18,13 @@ import (
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
 
-// migration is one numbered schema step.
-type migration struct {
-	version int
-	name    string
-	sql     string
-}
-
-// migrations returns the embedded steps in order, rejecting gaps and
-// duplicates so a mis-numbered file fails every test instead of being
-// skipped in production.
-func migrations() ([]migration, error) {
-	entries, err := fs.ReadDir(migrationFiles, "migrations")
+// migrations returns the embedded steps in order.
+func migrations() ([]store.Migration, error) {
+	sub, err := fs.Sub(migrationFiles, "migrations")
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("sqlite: %w", err)
 	}
-	var out []migration
-	for _, e := range entries {
-		num, _, ok := strings.Cut(e.Name(), "_")
-		v, err := strconv.Atoi(num)
-		if !ok || err != nil || v <= 0 || path.Ext(e.Name()) != ".sql" {
-			return nil, fmt.Errorf("sqlite: migration %q is not named NNNN_name.sql", e.Name())
-		}
-		b, err := fs.ReadFile(migrationFiles, "migrations/"+e.Name())
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, migration{version: v, name: e.Name(), sql: string(b)})
-	}
-	slices.SortFunc(out, func(a, b migration) int { return a.version - b.version })
-	for i, m := range out {
-		if m.version != i+1 {
-			return nil, fmt.Errorf("sqlite: migration %q: want version %d", m.name, i+1)
-		}
-	}
-	return out, nil
+	return store.Migrations(sub)
 }
 
 // migrate brings the schema up to date in one transaction: either every
@@ -87,12 +57,12 @@ func (d *DB) migrate(ctx context.Context) error {
 		return fmt.Errorf("sqlite: database schema version %d is newer than this binary's %d", current, len(steps))
 	}
 	for _, m := range steps[current:] {
-		if _, err := tx.ExecContext(ctx, m.sql); err != nil {
-			return d.fail("migrate "+m.name, err)
+		if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
+			return d.fail("migrate "+m.Name, err)
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
-			m.version, m.name, ms(time.Now())); err != nil {
-			return d.fail("migrate "+m.name, err)
+			m.Version, m.Name, ms(time.Now())); err != nil {
+			return d.fail("migrate "+m.Name, err)
 		}
 	}
 	return d.fail("migrate", tx.Commit())

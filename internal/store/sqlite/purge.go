@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"fmt"
 	"time"
+
+	"github.com/bulwarkauth/bulwark/internal/store"
 )
 
 // purgeBatch bounds how many rows one DELETE removes. Purge shares the
@@ -54,26 +56,9 @@ func (d *DB) Purge(ctx context.Context, now time.Time) (int64, error) {
 	return total, nil
 }
 
-// RunJanitor purges dead rows now and then every interval until ctx ends.
-// It blocks, so the server runs it in a goroutine it owns and stops it
-// through ctx; the store itself starts nothing in the background. report,
-// if not nil, receives each run's outcome (for logs and metrics); a failed
-// run does not stop the janitor, since the next one may succeed.
+// RunJanitor purges dead rows now and then every interval until ctx ends
+// (see store.RunJanitor). The store itself starts nothing in the
+// background.
 func (d *DB) RunJanitor(ctx context.Context, interval time.Duration, report func(purged int64, err error)) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		n, err := d.Purge(ctx, time.Now())
-		if ctx.Err() != nil {
-			return
-		}
-		if report != nil {
-			report(n, err)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+	store.RunJanitor(ctx, interval, d.Purge, report)
 }

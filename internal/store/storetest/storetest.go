@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -26,15 +27,21 @@ const Racers = 50
 // named "<Aggregate>/<case>", so a single case runs with, for example,
 // -run 'TestStore/Codes/consume_twice'.
 //
+// With no options every aggregate is tested and must be set. Only limits
+// the suite to a back end that implements part of the contract (the
+// Redis cache); the "Store" group then checks Ping, Close and canceled
+// contexts on those aggregates alone.
+//
 // Subtests do not call t.Parallel: open is free to hand out resources that
 // are not safe to create concurrently (one Redis database, one schema).
-func RunTests(t *testing.T, open func(t *testing.T) *store.Store) {
+func RunTests(t *testing.T, open func(t *testing.T) *store.Store, opts ...Option) {
 	t.Helper()
-	groups := []struct {
-		name  string
-		cases []testCase
-	}{
-		{"Store", storeCases},
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	groups := []group{
+		{"Store", storeCases(o.selected)},
 		{"Clients", clientCases},
 		{"Users", userCases},
 		{"Keys", keyCases},
@@ -47,7 +54,15 @@ func RunTests(t *testing.T, open func(t *testing.T) *store.Store) {
 		{"Sessions", sessionCases},
 		{"Replay", replayCases},
 	}
+	for _, name := range o.only {
+		if name == "Store" || !slices.ContainsFunc(groups, func(g group) bool { return g.name == name }) {
+			t.Fatalf("storetest: Only(%q): no such aggregate", name)
+		}
+	}
 	for _, g := range groups {
+		if g.name != "Store" && !o.selected(g.name) {
+			continue
+		}
 		t.Run(g.name, func(t *testing.T) {
 			for _, tc := range g.cases {
 				t.Run(tc.name, func(t *testing.T) {
@@ -61,6 +76,33 @@ func RunTests(t *testing.T, open func(t *testing.T) *store.Store) {
 			}
 		})
 	}
+}
+
+// group is one aggregate's table.
+type group struct {
+	name  string
+	cases []testCase
+}
+
+// Option changes what RunTests covers.
+type Option func(*options)
+
+type options struct {
+	// only lists the aggregates to test; empty means all.
+	only []string
+}
+
+// selected reports whether aggregate is under test.
+func (o options) selected(aggregate string) bool {
+	return len(o.only) == 0 || slices.Contains(o.only, aggregate)
+}
+
+// Only limits the suite to the named aggregates ("Replay", "Requests",
+// "Codes", "Sessions", …, as the Store fields are named), for a back end
+// that implements only those. The other fields of its Store may be nil.
+// An unknown name fails the test, so a typo cannot shrink the suite.
+func Only(aggregates ...string) Option {
+	return func(o *options) { o.only = append(o.only, aggregates...) }
 }
 
 // testCase is one row of an aggregate's table.
@@ -159,59 +201,76 @@ func sleepUntil(t time.Time) {
 	time.Sleep(time.Until(t) + 20*time.Millisecond)
 }
 
-var storeCases = []testCase{
-	{"ping", func(t *testing.T, s *store.Store) {
-		if s.Ping == nil {
-			t.Fatal("Ping is nil")
-		}
-		wantErr(t, "Ping", s.Ping(t.Context()), nil)
-	}},
-	{"every_aggregate_set", func(t *testing.T, s *store.Store) {
-		for name, v := range map[string]any{
-			"Clients": s.Clients, "Users": s.Users, "Keys": s.Keys, "Requests": s.Requests,
-			"Codes": s.Codes, "Grants": s.Grants, "RefreshTokens": s.RefreshTokens,
-			"Revocations": s.Revocations, "Consents": s.Consents, "Sessions": s.Sessions, "Replay": s.Replay,
-		} {
-			if v == nil {
-				t.Errorf("%s is nil", name)
+// storeCases are the whole-store checks, limited to the aggregates
+// selected reports as under test.
+func storeCases(selected func(string) bool) []testCase {
+	return []testCase{
+		{"ping", func(t *testing.T, s *store.Store) {
+			if s.Ping == nil {
+				t.Fatal("Ping is nil")
 			}
-		}
-	}},
-	{"canceled_context_is_unavailable", func(t *testing.T, s *store.Store) {
-		// A caller whose context is gone must never be told a single-use
-		// value was accepted: the back end cannot vouch for the answer.
-		ctx, cancel := context.WithCancel(t.Context())
-		cancel()
-		exp := base().Add(time.Hour)
-		checks := map[string]error{
-			"Ping":         s.Ping(ctx),
-			"Replay.Use":   s.Replay.Use(ctx, "canceled", exp),
-			"Codes.Put":    s.Codes.Put(ctx, hash("canceled"), &store.AuthorizationCode{ClientID: "c", GrantID: "g", ExpiresAt: exp}),
-			"Sessions.Put": s.Sessions.Put(ctx, hash("canceled"), &store.Session{Subject: "u", ExpiresAt: exp}),
-		}
-		_, checks["Codes.Consume"] = s.Codes.Consume(ctx, hash("canceled"))
-		_, checks["Requests.Consume"] = s.Requests.Consume(ctx, hash("canceled"))
-		_, checks["Revocations.IsRevoked"] = s.Revocations.IsRevoked(ctx, "canceled")
-		for op, err := range checks {
-			if !errors.Is(err, store.ErrUnavailable) {
-				t.Errorf("%s with a canceled context: got %v, want ErrUnavailable", op, err)
+			wantErr(t, "Ping", s.Ping(t.Context()), nil)
+		}},
+		{"every_aggregate_set", func(t *testing.T, s *store.Store) {
+			for name, v := range map[string]any{
+				"Clients": s.Clients, "Users": s.Users, "Keys": s.Keys, "Requests": s.Requests,
+				"Codes": s.Codes, "Grants": s.Grants, "RefreshTokens": s.RefreshTokens,
+				"Revocations": s.Revocations, "Consents": s.Consents, "Sessions": s.Sessions, "Replay": s.Replay,
+			} {
+				if v == nil && selected(name) {
+					t.Errorf("%s is nil", name)
+				}
 			}
-		}
-		// Nothing above may have taken effect.
-		wantErr(t, "Replay.Use after canceled Use", s.Replay.Use(t.Context(), "canceled", exp), nil)
-	}},
-	{"ping_after_close", func(t *testing.T, s *store.Store) {
-		if s.Close == nil {
-			t.Skip("store has no Close")
-		}
-		wantErr(t, "Close", s.Close(), nil)
-		if err := s.Ping(t.Context()); !errors.Is(err, store.ErrUnavailable) {
-			t.Fatalf("Ping after Close: got %v, want ErrUnavailable", err)
-		}
-		if err := s.Replay.Use(t.Context(), "closed", base().Add(time.Hour)); !errors.Is(err, store.ErrUnavailable) {
-			t.Fatalf("Replay.Use after Close: got %v, want ErrUnavailable", err)
-		}
-	}},
+		}},
+		{"canceled_context_is_unavailable", func(t *testing.T, s *store.Store) {
+			// A caller whose context is gone must never be told a single-use
+			// value was accepted: the back end cannot vouch for the answer.
+			ctx, cancel := context.WithCancel(t.Context())
+			cancel()
+			exp := base().Add(time.Hour)
+			checks := map[string]error{"Ping": s.Ping(ctx)}
+			if selected("Replay") {
+				checks["Replay.Use"] = s.Replay.Use(ctx, "canceled", exp)
+			}
+			if selected("Codes") {
+				checks["Codes.Put"] = s.Codes.Put(ctx, hash("canceled"), &store.AuthorizationCode{ClientID: "c", GrantID: "g", ExpiresAt: exp})
+				_, checks["Codes.Consume"] = s.Codes.Consume(ctx, hash("canceled"))
+			}
+			if selected("Sessions") {
+				checks["Sessions.Put"] = s.Sessions.Put(ctx, hash("canceled"), &store.Session{Subject: "u", ExpiresAt: exp})
+			}
+			if selected("Requests") {
+				_, checks["Requests.Consume"] = s.Requests.Consume(ctx, hash("canceled"))
+			}
+			if selected("Revocations") {
+				_, checks["Revocations.IsRevoked"] = s.Revocations.IsRevoked(ctx, "canceled")
+			}
+			for op, err := range checks {
+				if !errors.Is(err, store.ErrUnavailable) {
+					t.Errorf("%s with a canceled context: got %v, want ErrUnavailable", op, err)
+				}
+			}
+			// Nothing above may have taken effect.
+			if selected("Replay") {
+				wantErr(t, "Replay.Use after canceled Use", s.Replay.Use(t.Context(), "canceled", exp), nil)
+			}
+		}},
+		{"ping_after_close", func(t *testing.T, s *store.Store) {
+			if s.Close == nil {
+				t.Skip("store has no Close")
+			}
+			wantErr(t, "Close", s.Close(), nil)
+			if err := s.Ping(t.Context()); !errors.Is(err, store.ErrUnavailable) {
+				t.Fatalf("Ping after Close: got %v, want ErrUnavailable", err)
+			}
+			if !selected("Replay") {
+				return
+			}
+			if err := s.Replay.Use(t.Context(), "closed", base().Add(time.Hour)); !errors.Is(err, store.ErrUnavailable) {
+				t.Fatalf("Replay.Use after Close: got %v, want ErrUnavailable", err)
+			}
+		}},
+	}
 }
 
 var clientCases = []testCase{
