@@ -31,11 +31,7 @@ func newConfigCheckCommand(env config.Env) *cobra.Command {
 			"validate it, and print every problem with its key. Exits 1 if there are any.",
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			f, err := config.Load(path, env)
-			if err == nil {
-				err = f.Validate()
-			}
-			if err != nil {
+			if _, err := loadValid(path, env); err != nil {
 				return reportInvalid(cmd.ErrOrStderr(), err, exitFailure)
 			}
 			fmt.Fprintln(cmd.OutOrStdout(), "configuration is valid")
@@ -44,4 +40,14 @@ func newConfigCheckCommand(env config.Env) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&path, "config", "", "YAML configuration `file` (default: built-in defaults)")
 	return cmd
+}
+
+// loadValid loads the configuration at path (none when empty) with env
+// applied and validates it, as every command that uses one does.
+func loadValid(path string, env config.Env) (*config.File, error) {
+	f, err := config.Load(path, env)
+	if err == nil {
+		err = f.Validate()
+	}
+	return f, err
 }

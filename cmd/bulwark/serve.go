@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -17,9 +16,6 @@ import (
 	"github.com/bulwarkauth/bulwark/internal/authserver"
 	"github.com/bulwarkauth/bulwark/internal/config"
 	"github.com/bulwarkauth/bulwark/internal/jose"
-	"github.com/bulwarkauth/bulwark/internal/store"
-	"github.com/bulwarkauth/bulwark/internal/store/memory"
-	"github.com/bulwarkauth/bulwark/internal/store/sqlite"
 	"github.com/bulwarkauth/bulwark/internal/telemetry"
 )
 
@@ -97,14 +93,14 @@ func serve(ctx context.Context, env config.Env, path string, dev bool, stdout, s
 		<-ctx.Done()
 		stop()
 	}()
-	st, err := openStore(ctx, f.Storage)
+	b, err := openBackends(ctx, f.Storage, f.Cache)
 	if err != nil {
 		return err
 	}
-	if st.Close != nil {
-		defer st.Close()
-	}
-	srv, err := authserver.New(ctx, cfg, st, logger)
+	defer b.close()
+	go b.runJanitor(ctx, logger)
+	cfg.RateCounter = b.counter
+	srv, err := authserver.New(ctx, cfg, b.store, logger)
 	if err != nil {
 		return err
 	}
@@ -121,25 +117,6 @@ func serve(ctx context.Context, env config.Env, path string, dev bool, stdout, s
 		fmt.Fprint(stdout, walkthrough(cfg.Issuer, verifier, challenge))
 	}
 	return srv.Serve(ctx, ln)
-}
-
-// openStore opens the configured back end.
-func openStore(ctx context.Context, s config.Storage) (*store.Store, error) {
-	switch s.Driver {
-	case config.DriverMemory:
-		return memory.New(), nil
-	case config.DriverSQLite:
-		// The default DSN lives in ./bulwark-data, which a first start
-		// has to create. URI DSNs (file:…) are left to the driver.
-		if !strings.HasPrefix(s.DSN, "file:") && s.DSN != ":memory:" {
-			if err := os.MkdirAll(filepath.Dir(s.DSN), 0o700); err != nil {
-				return nil, fmt.Errorf("storage: %w", err)
-			}
-		}
-		return sqlite.Open(ctx, s.DSN)
-	}
-	// Unreachable: Validate accepts only the drivers above.
-	return nil, fmt.Errorf("storage: unknown driver %q", s.Driver)
 }
 
 // writePrivateFile writes key's private JWK to path with mode 0600,

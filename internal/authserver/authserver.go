@@ -70,6 +70,9 @@ func New(ctx context.Context, cfg Config, st *store.Store, log *slog.Logger) (*S
 		if n <= 0 {
 			return nil
 		}
+		if cfg.RateCounter != nil {
+			return httpx.NewSharedRateLimiter(n, cfg.RateLimits.Window, cfg.RateCounter)
+		}
 		return httpx.NewRateLimiter(n, cfg.RateLimits.Window, nil)
 	}
 	authz := &authorize.Service{
@@ -141,15 +144,25 @@ func New(ctx context.Context, cfg Config, st *store.Store, log *slog.Logger) (*S
 // Handler returns the server's routed HTTP handler.
 func (s *Server) Handler() http.Handler { return s.handler }
 
+// ready reports each storage dependency by name ("storage" for a single
+// back end; "postgres" and "redis" for an overlay), and 503 if any is
+// down, so a balancer takes the node out of rotation.
 func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
-	status := map[string]string{"storage": "ok"}
+	checks := s.store.Checks
+	if checks == nil {
+		checks = []store.Check{{Name: "storage", Ping: s.store.Ping}}
+	}
+	status := map[string]string{}
 	code := http.StatusOK
-	if err := s.store.Ping(ctx); err != nil {
-		status["storage"] = "unavailable"
-		code = http.StatusServiceUnavailable
-		s.log.WarnContext(ctx, "readiness check failed", slog.String("dependency", "storage"), slog.Any("cause", err))
+	for _, c := range checks {
+		status[c.Name] = "ok"
+		if err := c.Ping(ctx); err != nil {
+			status[c.Name] = "unavailable"
+			code = http.StatusServiceUnavailable
+			s.log.WarnContext(ctx, "readiness check failed", slog.String("dependency", c.Name), slog.Any("cause", err))
+		}
 	}
 	httpx.WriteJSON(w, code, status)
 }

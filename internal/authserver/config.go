@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/bulwarkauth/bulwark/internal/clients"
+	"github.com/bulwarkauth/bulwark/internal/httpx"
 )
 
 // Config is everything the authorization server role needs, already typed
@@ -40,6 +41,11 @@ type Config struct {
 
 	// RateLimits bound requests per window; zero Limit disables a limit.
 	RateLimits RateLimits
+	// RateCounter, when set, keeps the rate-limit counts in a store shared
+	// by every node (Redis), so the limits hold for the deployment as a
+	// whole. Nil counts in process memory, per node. A shared counter
+	// that cannot answer refuses limited requests with 503.
+	RateCounter httpx.Counter
 
 	// Clients and Users are declared statically and written to the store
 	// at start (secrets and passwords hashed with argon2id).

@@ -13,6 +13,18 @@ const (
 	// DriverMemory keeps all state in process memory; everything, signing
 	// keys included, is lost on restart.
 	DriverMemory = "memory"
+	// DriverPostgres keeps all state in PostgreSQL (storage.dsn is a
+	// postgres:// URL), shared by every node of a deployment.
+	DriverPostgres = "postgres"
+)
+
+// Cache drivers accepted in cache.driver.
+const (
+	// CacheNone keeps the short-lived state in the storage back end.
+	CacheNone = "none"
+	// CacheRedis keeps the replay guard, pushed requests, codes, sessions
+	// and rate-limit counters in Redis (cache.url).
+	CacheRedis = "redis"
 )
 
 // EnvPrefix starts the name of every environment variable Load reads.
@@ -38,6 +50,8 @@ type File struct {
 	TLS TLS `yaml:"tls"`
 	// Storage selects where state (clients, users, keys, codes, tokens) is kept.
 	Storage Storage `yaml:"storage"`
+	// Cache selects where the short-lived, cross-node state is kept.
+	Cache Cache `yaml:"cache"`
 	// Log configures the JSON log written to standard error.
 	Log Log `yaml:"log"`
 	// Tokens holds the lifetimes of tokens, requests and sessions.
@@ -75,10 +89,24 @@ type TLS struct {
 
 // Storage selects the back end.
 type Storage struct {
-	// Driver selects the back end: "sqlite" or "memory".
+	// Driver selects the back end: "sqlite", "postgres" or "memory".
 	Driver string `yaml:"driver"`
-	// DSN is the back end's data source; for sqlite the database file path.
+	// DSN is the back end's data source: for sqlite the database file path, for postgres a postgres:// URL (pool_max_conns, connect_timeout, statement_timeout and search_path are URL parameters).
 	DSN string `yaml:"dsn"`
+	// MigrateOnStart applies pending schema migrations when the server starts; with false the schema must already be current (bulwark migrate).
+	MigrateOnStart bool `yaml:"migrate_on_start"`
+}
+
+// Cache moves the short-lived state every node must see at once (replay
+// guard, pushed requests, codes, sessions, rate-limit counters) out of
+// the storage back end.
+type Cache struct {
+	// Driver is "none" (keep everything in storage) or "redis".
+	Driver string `yaml:"driver"`
+	// URL is the Redis URL, redis://host:port/db or rediss:// for TLS; addr= parameters name further Redis Cluster nodes.
+	URL string `yaml:"url"`
+	// Prefix starts every Redis key, so deployments can share one Redis.
+	Prefix string `yaml:"prefix"`
 }
 
 // Log configures logging.
@@ -109,8 +137,9 @@ type Tokens struct {
 	SecretCacheTTL time.Duration `yaml:"secret_cache_ttl"`
 }
 
-// RateLimits are fixed-window limits kept per server process. A limit of 0
-// turns that limit off.
+// RateLimits are fixed-window limits, kept per server process, or shared
+// by every node when cache.driver is redis. A limit of 0 turns that
+// limit off.
 type RateLimits struct {
 	// Window is the length of one rate-limit window.
 	Window time.Duration `yaml:"window"`
@@ -160,7 +189,8 @@ func Default() *File {
 	return &File{
 		Issuer:  "http://127.0.0.1:8080",
 		Listen:  "127.0.0.1:8080",
-		Storage: Storage{Driver: DriverSQLite, DSN: "./bulwark-data/bulwark.db"},
+		Storage: Storage{Driver: DriverSQLite, DSN: "./bulwark-data/bulwark.db", MigrateOnStart: true},
+		Cache:   Cache{Driver: CacheNone, URL: "redis://127.0.0.1:6379/0", Prefix: "bulwark:"},
 		Log:     Log{Level: "info"},
 		Tokens: Tokens{
 			AccessTokenTTL:  5 * time.Minute,

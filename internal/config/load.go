@@ -363,6 +363,12 @@ func setScalar(v reflect.Value, s string) string {
 		v.SetInt(int64(n))
 	case v.Kind() == reflect.String:
 		v.SetString(s)
+	case v.Kind() == reflect.Bool:
+		b, err := strconv.ParseBool(strings.TrimSpace(s))
+		if err != nil {
+			return "must be true or false"
+		}
+		v.SetBool(b)
 	default:
 		// Unreachable for File's field types; TestKeysCoverFile keeps it so.
 		return fmt.Sprintf("has unsupported type %s", v.Type())

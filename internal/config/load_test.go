@@ -46,7 +46,8 @@ func TestLoadFull(t *testing.T) {
 		Issuer:  "https://auth.example.com/tenant",
 		Listen:  "0.0.0.0:8443",
 		TLS:     TLS{CertFile: "/etc/bulwark/tls.crt", KeyFile: "/etc/bulwark/tls.key"},
-		Storage: Storage{Driver: DriverMemory, DSN: "unused"},
+		Storage: Storage{Driver: DriverPostgres, DSN: "postgres://bulwark@db.internal:5432/bulwark?pool_max_conns=20"},
+		Cache:   Cache{Driver: CacheRedis, URL: "rediss://cache.internal:6380/2", Prefix: "tenant-a:"},
 		Log:     Log{Level: "debug"},
 		Tokens: Tokens{
 			AccessTokenTTL: 2 * time.Minute, IDTokenTTL: 3 * time.Minute, RefreshTokenTTL: 24 * time.Hour,
@@ -291,6 +292,8 @@ func TestEnvOverridesEveryKey(t *testing.T) {
 				value, want = "env:"+l.path, "env:"+l.path
 			case reflect.TypeFor[int]():
 				value, want = "7", 7
+			case reflect.TypeFor[bool]():
+				value, want = "false", false
 			case reflect.TypeFor[time.Duration]():
 				value, want = "7s", 7*time.Second
 			case reflect.TypeFor[[]Client]():

@@ -38,6 +38,7 @@ func (f *File) Validate() error {
 	v.listen()
 	v.tls()
 	v.storage()
+	v.cache()
 	v.log()
 	v.tokens()
 	v.rateLimits()
@@ -135,10 +136,41 @@ func (v *validator) storage() {
 		if v.f.Storage.DSN == "" {
 			v.add("storage.dsn", "required for the sqlite driver")
 		}
+	case DriverPostgres:
+		if !hasScheme(v.f.Storage.DSN, "postgres", "postgresql") {
+			v.add("storage.dsn", "must be a postgres:// URL for the postgres driver")
+		}
 	case DriverMemory:
 	default:
-		v.add("storage.driver", "must be %s or %s", DriverSQLite, DriverMemory)
+		v.add("storage.driver", "must be %s, %s or %s", DriverSQLite, DriverPostgres, DriverMemory)
 	}
+}
+
+// cache checks the cache section; its settings matter only for redis.
+func (v *validator) cache() {
+	c := v.f.Cache
+	switch c.Driver {
+	case CacheNone:
+	case CacheRedis:
+		if !hasScheme(c.URL, "redis", "rediss") {
+			v.add("cache.url", "must be a redis:// or rediss:// URL for the redis driver")
+		}
+		if c.Prefix == "" {
+			v.add("cache.prefix", "required for the redis driver, so deployments sharing a Redis cannot collide")
+		}
+		if v.f.Storage.Driver == DriverMemory {
+			v.add("cache.driver", "redis shares state between nodes, but storage.driver memory keeps the rest in one process; use postgres")
+		}
+	default:
+		v.add("cache.driver", "must be %s or %s", CacheNone, CacheRedis)
+	}
+}
+
+// hasScheme reports whether raw is an absolute URL with a host and one of
+// the schemes.
+func hasScheme(raw string, schemes ...string) bool {
+	u, err := url.Parse(raw)
+	return err == nil && u.Host != "" && slices.Contains(schemes, u.Scheme)
 }
 
 func (v *validator) log() {

@@ -85,7 +85,23 @@ func TestValidate(t *testing.T) {
 		{name: "fail/listen-port-range", mutate: func(f *File) { f.Listen = "127.0.0.1:70000" }, wantKeys: []string{"listen"}},
 		{name: "fail/tls-cert-without-key", mutate: func(f *File) { f.Issuer, f.TLS.CertFile = "https://a.example", "c.pem" }, wantKeys: []string{"tls"}},
 		{name: "fail/tls-key-without-cert", mutate: func(f *File) { f.Issuer, f.TLS.KeyFile = "https://a.example", "k.pem" }, wantKeys: []string{"tls"}},
-		{name: "fail/storage-driver", mutate: func(f *File) { f.Storage.Driver = "postgres" }, wantKeys: []string{"storage.driver"}},
+		{name: "fail/storage-driver", mutate: func(f *File) { f.Storage.Driver = "mysql" }, wantKeys: []string{"storage.driver"}},
+		{name: "ok/storage-postgres", mutate: func(f *File) {
+			f.Storage = Storage{Driver: DriverPostgres, DSN: "postgres://bulwark@db:5432/bulwark?sslmode=verify-full"}
+		}},
+		{name: "fail/storage-postgres-with-file-dsn", mutate: func(f *File) { f.Storage.Driver = DriverPostgres }, wantKeys: []string{"storage.dsn"}},
+		{name: "ok/cache-redis", mutate: func(f *File) {
+			f.Storage = Storage{Driver: DriverPostgres, DSN: "postgresql://db/bulwark"}
+			f.Cache = Cache{Driver: CacheRedis, URL: "rediss://cache:6380/0", Prefix: "b:"}
+		}},
+		{name: "fail/cache-driver", mutate: func(f *File) { f.Cache.Driver = "memcached" }, wantKeys: []string{"cache.driver"}},
+		{name: "fail/cache-redis-bad-url-and-prefix", mutate: func(f *File) {
+			f.Cache = Cache{Driver: CacheRedis, URL: "http://cache:6379", Prefix: ""}
+		}, wantKeys: []string{"cache.url", "cache.prefix"}},
+		{name: "fail/cache-redis-over-memory", mutate: func(f *File) {
+			f.Storage.Driver, f.Cache.Driver = DriverMemory, CacheRedis
+		}, wantKeys: []string{"cache.driver"}},
+		{name: "ok/cache-none-ignores-url", mutate: func(f *File) { f.Cache.URL, f.Cache.Prefix = "", "" }},
 		{name: "fail/storage-sqlite-without-dsn", mutate: func(f *File) { f.Storage.DSN = "" }, wantKeys: []string{"storage.dsn"}},
 		{name: "fail/log-level", mutate: func(f *File) { f.Log.Level = "verbose" }, wantKeys: []string{"log.level"}},
 		{name: "fail/log-level-offset", mutate: func(f *File) { f.Log.Level = "info+2" }, wantKeys: []string{"log.level"}},

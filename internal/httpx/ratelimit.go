@@ -2,26 +2,25 @@ package httpx
 
 import (
 	"hash/maphash"
-	"math"
 	"net"
 	"net/http"
-	"strconv"
 	"sync"
 	"time"
-
-	"github.com/bulwarkauth/bulwark/internal/oauth"
 )
 
-// RateLimiter counts requests per key in fixed windows. It is local to one
-// process: with N nodes behind a balancer each allows Limit per window, so
-// divide the configured limit by N. It is safe for concurrent use; the zero
-// value is not usable, call NewRateLimiter.
+// RateLimiter counts requests per key in fixed windows. Made by
+// NewRateLimiter it is local to one process: with N nodes behind a
+// balancer each allows Limit per window, so divide the configured limit
+// by N. Made by NewSharedRateLimiter it counts in a Counter shared by all
+// nodes. It is safe for concurrent use; the zero value is not usable.
 type RateLimiter struct {
 	limit  int
 	window time.Duration
 	now    func() time.Time
 	seed   maphash.Seed
 	shards [64]rateShard
+	// counter, when set, replaces the shards (counter.go).
+	counter Counter
 }
 
 type rateShard struct {
@@ -56,6 +55,9 @@ func (rl *RateLimiter) Allow(key string) error {
 	if rl == nil || rl.limit <= 0 {
 		return nil
 	}
+	if rl.counter != nil {
+		return rl.allowShared(key)
+	}
 	now := rl.now()
 	s := &rl.shards[maphash.String(rl.seed, key)%uint64(len(rl.shards))]
 	s.mu.Lock()
@@ -77,15 +79,7 @@ func (rl *RateLimiter) Allow(key string) error {
 	if c.n <= rl.limit {
 		return nil
 	}
-	retry := int(math.Ceil(c.start.Add(rl.window).Sub(now).Seconds()))
-	if retry < 1 {
-		retry = 1
-	}
-	return &oauth.Error{
-		Code:        oauth.ErrRateLimited,
-		Description: "too many requests",
-		Header:      map[string]string{"Retry-After": strconv.Itoa(retry)},
-	}
+	return rateLimited(c.start.Add(rl.window).Sub(now))
 }
 
 // Exceeded reports whether key has already used up its window, without
@@ -95,24 +89,23 @@ func (rl *RateLimiter) Exceeded(key string) error {
 	if rl == nil || rl.limit <= 0 {
 		return nil
 	}
+	if rl.counter != nil {
+		return rl.exceededShared(key)
+	}
 	now := rl.now()
 	s := &rl.shards[maphash.String(rl.seed, key)%uint64(len(rl.shards))]
 	s.mu.Lock()
 	c, ok := s.counts[key]
 	exceeded := ok && now.Sub(c.start) < rl.window && c.n >= rl.limit
-	var retry int
+	var left time.Duration
 	if exceeded {
-		retry = max(1, int(math.Ceil(c.start.Add(rl.window).Sub(now).Seconds())))
+		left = c.start.Add(rl.window).Sub(now)
 	}
 	s.mu.Unlock()
 	if !exceeded {
 		return nil
 	}
-	return &oauth.Error{
-		Code:        oauth.ErrRateLimited,
-		Description: "too many requests",
-		Header:      map[string]string{"Retry-After": strconv.Itoa(retry)},
-	}
+	return rateLimited(left)
 }
 
 // ClientIP returns the peer address of r. Forwarding headers are not

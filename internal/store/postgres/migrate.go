@@ -32,8 +32,7 @@ func migrations() ([]store.Migration, error) {
 	return store.Migrations(sub)
 }
 
-// Migrate applies pending migrations and reports how the schema stood.
-// It is what Open runs and what `bulwark migrate` calls.
+// Migrate applies pending migrations. It is what Open runs.
 //
 // Several nodes may call it at once: each takes a session-level advisory
 // lock (pg_advisory_lock) on one connection first, so exactly one applies
@@ -43,12 +42,6 @@ func migrations() ([]store.Migration, error) {
 func (d *DB) Migrate(ctx context.Context) error {
 	_, err := d.migrate(ctx)
 	return err
-}
-
-// MigrateReport is Migrate that also returns the versions it applied, for
-// the CLI to print.
-func (d *DB) MigrateReport(ctx context.Context) (applied []string, err error) {
-	return d.migrate(ctx)
 }
 
 func (d *DB) migrate(ctx context.Context) ([]string, error) {

@@ -66,6 +66,37 @@ type DB struct {
 // DefaultLockTimeout). Any other parameter, such as search_path, is sent
 // to the server as a run-time setting.
 func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
+	d, err := connect(ctx, dsn)
+	if err != nil {
+		return nil, err
+	}
+	if opts.SkipMigrations {
+		err = d.checkSchema(ctx)
+	} else {
+		_, err = d.migrate(ctx)
+	}
+	if err != nil {
+		d.Close()
+		return nil, err
+	}
+	return d, nil
+}
+
+// Migrate connects to the database at dsn, applies pending migrations and
+// returns the names of the steps it applied (none when the schema was
+// current). It is `bulwark migrate`; see DB.Migrate for how concurrent
+// callers are kept apart.
+func Migrate(ctx context.Context, dsn string) ([]string, error) {
+	d, err := connect(ctx, dsn)
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	return d.migrate(ctx)
+}
+
+// connect opens the pool with Bulwark's defaults; see Open.
+func connect(ctx context.Context, dsn string) (*DB, error) {
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
 		// pgx's message may quote the DSN, password included.
@@ -91,17 +122,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w: %w", store.ErrUnavailable, err)
 	}
-	d := &DB{pool: pool}
-	if opts.SkipMigrations {
-		err = d.checkSchema(ctx)
-	} else {
-		err = d.Migrate(ctx)
-	}
-	if err != nil {
-		pool.Close()
-		return nil, err
-	}
-	return d, nil
+	return &DB{pool: pool}, nil
 }
 
 // hasParam reports whether dsn (URL or key=value form) sets name.
