@@ -47,7 +47,12 @@ const (
 
 // Env is a running authorization server with its test clients.
 type Env struct {
-	URL    string // issuer
+	// URL is where this server listens; requests go here.
+	URL string
+	// Issuer is the issuer identifier, which client assertions name as
+	// their audience. It equals URL except for the nodes of StartNodes,
+	// which share the first node's issuer as if behind one balancer.
+	Issuer string
 	Server *authserver.Server
 	Store  *store.Store
 	// Keys holds each private_key_jwt client's signing key.
@@ -64,14 +69,40 @@ type Options struct {
 	Config func(*authserver.Config)
 	// Log receives server logs; nil discards them.
 	Log io.Writer
+	// Store, when set, opens the server's store (and arranges its
+	// cleanup); it takes precedence over SQLite. StartNodes calls it once
+	// per node, so each node has its own connections to shared back
+	// ends, as real nodes do.
+	Store func(t testing.TB) *store.Store
 }
 
 // Start runs a server on a loopback listener until the test ends.
 func Start(t testing.TB, opts Options) *Env {
 	t.Helper()
+	return startNode(t, opts, "", nil)
+}
+
+// StartNodes runs n servers that share opts.Store's back ends, one issuer
+// (the first node's URL) and the test clients' keys: a deployment of n
+// nodes behind a balancer, where each test request picks its node.
+func StartNodes(t testing.TB, n int, opts Options) []*Env {
+	t.Helper()
+	nodes := []*Env{startNode(t, opts, "", nil)}
+	for range n - 1 {
+		nodes = append(nodes, startNode(t, opts, nodes[0].Issuer, nodes[0].Keys))
+	}
+	return nodes
+}
+
+// startNode is Start with an issuer and client keys to share; empty and
+// nil mean the node's own URL and fresh keys.
+func startNode(t testing.TB, opts Options, issuer string, keys map[string]*jose.PrivateKey) *Env {
+	t.Helper()
 	ctx := context.Background()
 	var st *store.Store
-	if opts.SQLite {
+	if opts.Store != nil {
+		st = opts.Store(t)
+	} else if opts.SQLite {
 		var err error
 		st, err = sqlite.Open(ctx, filepath.Join(t.TempDir(), "bulwark.db"))
 		if err != nil {
@@ -89,13 +120,19 @@ func Start(t testing.TB, opts Options) *Env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	issuer := "http://" + ln.Addr().String()
-	env := &Env{URL: issuer, Store: st, Keys: map[string]*jose.PrivateKey{}}
+	self := "http://" + ln.Addr().String()
+	if issuer == "" {
+		issuer = self
+	}
+	env := &Env{URL: self, Issuer: issuer, Store: st, Keys: map[string]*jose.PrivateKey{}}
 	cfg := authserver.Config{Issuer: issuer, Listen: ln.Addr().String()}
 	for _, id := range []string{FAPIClient, FAPIClient2, ResourceClient} {
-		k, err := jose.GenerateKey(jose.ES256)
-		if err != nil {
-			t.Fatal(err)
+		k := keys[id]
+		if k == nil {
+			var err error
+			if k, err = jose.GenerateKey(jose.ES256); err != nil {
+				t.Fatal(err)
+			}
 		}
 		env.Keys[id] = k
 		jwks, _ := json.Marshal(map[string]any{"keys": []any{k.Public()}})
@@ -165,7 +202,7 @@ func (e *Env) Assertion(t testing.TB, client string, mutate func(map[string]any)
 	t.Helper()
 	now := time.Now().Unix()
 	claims := map[string]any{
-		"iss": client, "sub": client, "aud": e.URL,
+		"iss": client, "sub": client, "aud": e.Issuer,
 		"iat": now, "exp": now + 60, "jti": RandomString(16),
 	}
 	if mutate != nil {
