@@ -86,7 +86,7 @@ func newRootCommand(env config.Env) *cobra.Command {
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageError{err: err, command: c.CommandPath()}
 	})
-	root.AddCommand(newServeCommand(env), newConfigCommand(env), newMigrateCommand(env), newVersionCommand())
+	root.AddCommand(newServeCommand(env), newConfigCommand(env), newMigrateCommand(env), newKeysCommand(env), newVersionCommand())
 	return root
 }
 

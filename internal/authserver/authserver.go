@@ -12,15 +12,14 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/bulwarkauth/bulwark/internal/authorize"
 	"github.com/bulwarkauth/bulwark/internal/clients"
 	"github.com/bulwarkauth/bulwark/internal/discovery"
 	"github.com/bulwarkauth/bulwark/internal/httpx"
-	"github.com/bulwarkauth/bulwark/internal/jose"
 	"github.com/bulwarkauth/bulwark/internal/login"
 	"github.com/bulwarkauth/bulwark/internal/oauth"
 	"github.com/bulwarkauth/bulwark/internal/secret"
@@ -36,6 +35,13 @@ type Server struct {
 	log     *slog.Logger
 	metrics *telemetry.Metrics
 	handler http.Handler
+	// keys is the current signing-key view (keys.go), swapped whole by
+	// RefreshKeys; the token endpoints and JWKS read it per request.
+	keys atomic.Pointer[keyView]
+	// tokenTemplate and tokenHandler are the token service and handler
+	// without keys, copied into each view.
+	tokenTemplate *token.Service
+	tokenHandler  *token.Handler
 }
 
 // New prepares the server: signing keys (created on first start), the
@@ -46,7 +52,7 @@ func New(ctx context.Context, cfg Config, st *store.Store, log *slog.Logger) (*S
 	if err != nil || iss.Host == "" {
 		return nil, fmt.Errorf("authserver: invalid issuer %q", cfg.Issuer)
 	}
-	signer, public, err := loadKeys(ctx, st.Keys)
+	recs, err := ensureKeys(ctx, st.Keys, cfg.now())
 	if err != nil {
 		return nil, err
 	}
@@ -89,19 +95,28 @@ func New(ctx context.Context, cfg Config, st *store.Store, log *slog.Logger) (*S
 		Service: authz, UI: pages, Log: log, Metrics: metrics,
 		PerIP: rl(cfg.RateLimits.PARPerIP), PerClient: rl(cfg.RateLimits.PARPerClient),
 	}
-	tokens := &token.Service{
-		Clients: registry, Store: st, Signer: signer, Keys: public, Issuer: cfg.Issuer,
+	s.tokenTemplate = &token.Service{
+		Clients: registry, Store: st, Issuer: cfg.Issuer,
 		AccessTokenTTL: cfg.AccessTokenTTL, IDTokenTTL: cfg.IDTokenTTL, RefreshTokenTTL: cfg.RefreshTokenTTL,
 		Metrics: metrics, Now: cfg.Now,
 	}
-	tokenHandler := &token.Handler{Service: tokens, PerIP: rl(cfg.RateLimits.TokenPerIP), PerClient: rl(cfg.RateLimits.TokenPerClient)}
-
-	md := discovery.Metadata(cfg.Issuer, scopes, signer.Algorithms())
-	mdHandler, err := discovery.Handler(md)
+	s.tokenHandler = &token.Handler{PerIP: rl(cfg.RateLimits.TokenPerIP), PerClient: rl(cfg.RateLimits.TokenPerClient)}
+	view, err := s.newKeyView(plan(recs, s.now()))
 	if err != nil {
 		return nil, err
 	}
-	jwks, err := discovery.JWKSHandler(public)
+	s.keys.Store(view)
+	// Each request takes the view current when it arrives.
+	tokenHandler := struct{ Token, Introspect, Revoke, Userinfo httpx.HandlerFunc }{
+		func(w http.ResponseWriter, r *http.Request) error { return s.keys.Load().tokens.Token(w, r) },
+		func(w http.ResponseWriter, r *http.Request) error { return s.keys.Load().tokens.Introspect(w, r) },
+		func(w http.ResponseWriter, r *http.Request) error { return s.keys.Load().tokens.Revoke(w, r) },
+		func(w http.ResponseWriter, r *http.Request) error { return s.keys.Load().tokens.Userinfo(w, r) },
+	}
+	jwks := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.keys.Load().jwks.ServeHTTP(w, r) })
+
+	md := discovery.Metadata(cfg.Issuer, scopes, view.signer.Algorithms())
+	mdHandler, err := discovery.Handler(md)
 	if err != nil {
 		return nil, err
 	}
@@ -190,64 +205,10 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		srv.TLSConfig.Certificates = []tls.Certificate{cert}
 	}
 	s.log.Info("authorization server listening", slog.String("addr", ln.Addr().String()), slog.String("issuer", s.cfg.Issuer))
+	refreshCtx, stopRefresh := context.WithCancel(ctx)
+	defer stopRefresh()
+	go s.runKeyRefresh(refreshCtx)
 	return httpx.Serve(ctx, srv, ln, 15*time.Second)
-}
-
-// signingAlgorithms are the key types created on first start. ES256 signs
-// access tokens and, by default, ID tokens; PS256 and EdDSA serve clients
-// that ask for them.
-var signingAlgorithms = []string{jose.ES256, jose.PS256, jose.EdDSA}
-
-// loadKeys returns a signer over the active keys and the public set of all
-// published keys, creating one key per algorithm when the store has none.
-func loadKeys(ctx context.Context, ks store.Keys) (*jose.Signer, *jose.KeySet, error) {
-	recs, err := ks.List(ctx)
-	if err != nil {
-		return nil, nil, fmt.Errorf("authserver: list signing keys: %w", err)
-	}
-	have := map[string]bool{}
-	for _, r := range recs {
-		if r.Active {
-			have[r.Algorithm] = true
-		}
-	}
-	for _, alg := range signingAlgorithms {
-		if have[alg] {
-			continue
-		}
-		k, err := jose.GenerateKey(alg)
-		if err != nil {
-			return nil, nil, err
-		}
-		priv, err := k.MarshalJSON()
-		if err != nil {
-			return nil, nil, err
-		}
-		rec := &store.SigningKey{ID: k.KeyID(), Algorithm: alg, Private: priv, Active: true, CreatedAt: time.Now()}
-		if err := ks.Add(ctx, rec); err != nil {
-			return nil, nil, fmt.Errorf("authserver: store signing key: %w", err)
-		}
-		recs = append(recs, rec)
-	}
-	var active []*jose.PrivateKey
-	var public []*jose.PublicKey
-	now := time.Now()
-	// Newest active key first, so rotation takes effect on restart.
-	slices.SortStableFunc(recs, func(a, b *store.SigningKey) int { return b.CreatedAt.Compare(a.CreatedAt) })
-	for _, r := range recs {
-		if r.RetiredAt != nil && !now.Before(*r.RetiredAt) {
-			continue
-		}
-		k, err := jose.ParsePrivateJWK(r.Private)
-		if err != nil {
-			return nil, nil, fmt.Errorf("authserver: signing key %s: %w", r.ID, err)
-		}
-		public = append(public, k.Public())
-		if r.Active {
-			active = append(active, k)
-		}
-	}
-	return jose.NewSigner(active...), jose.NewKeySet(public...), nil
 }
 
 // seed writes the configured clients and users to the store and returns

@@ -59,6 +59,19 @@ type Config struct {
 	// SecretCacheTTL is how long a successful client-secret verification is
 	// remembered (in memory, under a keyed hash); defaults to 5 minutes.
 	SecretCacheTTL time.Duration
+
+	// KeyRefresh is how often Serve reloads the signing keys from the
+	// store, so keys rotated on any node are published everywhere well
+	// before they sign; defaults to 30 s.
+	KeyRefresh time.Duration
+}
+
+// now is the configured clock.
+func (c Config) now() time.Time {
+	if c.Now != nil {
+		return c.Now()
+	}
+	return time.Now()
 }
 
 // RateLimits configures the per-IP and per-client limits.
@@ -106,5 +119,6 @@ func (c Config) withDefaults() Config {
 	def(&c.ClockSkew, 10*time.Second)
 	def(&c.SecretCacheTTL, 5*time.Minute)
 	def(&c.RateLimits.Window, time.Minute)
+	def(&c.KeyRefresh, 30*time.Second)
 	return c
 }

@@ -100,7 +100,11 @@ type Users interface {
 
 // SigningKey is one of the server's own signing keys. Private holds the
 // private JWK as JSON. A key is published in JWKS from CreatedAt until
-// RetiredAt (if set) and used for signing while Active.
+// RetiredAt (if set), and may sign while Active from ActiveFrom on; of the
+// keys of one algorithm that may sign, the one with the latest ActiveFrom
+// does. Publishing a key before it signs (ActiveFrom after CreatedAt) lets
+// every verifier fetch it first; since the choice depends only on the
+// stored records and the clock, every node makes the same one.
 type SigningKey struct {
 	ID        string
 	Algorithm string
@@ -108,6 +112,9 @@ type SigningKey struct {
 	Active    bool
 	CreatedAt time.Time
 	RetiredAt *time.Time
+	// ActiveFrom is when the key starts signing; zero means from
+	// CreatedAt. It is set by Add and never changed by Update.
+	ActiveFrom time.Time
 }
 
 // Keys stores the server's signing keys.

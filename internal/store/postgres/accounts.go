@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -115,22 +116,29 @@ func (s users) Put(ctx context.Context, u *store.User) error {
 type keys struct{ d *DB }
 
 func (s keys) List(ctx context.Context) ([]*store.SigningKey, error) {
-	return list(s.d, ctx, "list keys", `SELECT id, algorithm, private, active, created_at, retired_at
+	return list(s.d, ctx, "list keys", `SELECT id, algorithm, private, active, created_at, retired_at, active_from
 		FROM signing_keys ORDER BY created_at, id`,
 		func(r pgx.Rows) (*store.SigningKey, error) {
 			var k store.SigningKey
 			var created int64
-			var retired *int64
-			err := r.Scan(&k.ID, &k.Algorithm, &k.Private, &k.Active, &created, &retired)
+			var retired, from *int64
+			err := r.Scan(&k.ID, &k.Algorithm, &k.Private, &k.Active, &created, &retired, &from)
 			k.CreatedAt, k.RetiredAt = fromMS(created), fromNullMS(retired)
+			if f := fromNullMS(from); f != nil {
+				k.ActiveFrom = *f
+			}
 			return &k, err
 		})
 }
 
 func (s keys) Add(ctx context.Context, k *store.SigningKey) error {
-	_, err := s.d.exec(ctx, "add key", `INSERT INTO signing_keys (id, algorithm, private, active, created_at, retired_at)
-		VALUES ($1, $2, $3, $4, $5, $6)`,
-		k.ID, k.Algorithm, blob(k.Private), k.Active, ms(k.CreatedAt), nullMS(k.RetiredAt))
+	var from *time.Time
+	if !k.ActiveFrom.IsZero() {
+		from = &k.ActiveFrom
+	}
+	_, err := s.d.exec(ctx, "add key", `INSERT INTO signing_keys (id, algorithm, private, active, created_at, retired_at, active_from)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+		k.ID, k.Algorithm, blob(k.Private), k.Active, ms(k.CreatedAt), nullMS(k.RetiredAt), nullMS(from))
 	return err
 }
 

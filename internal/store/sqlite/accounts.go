@@ -107,7 +107,7 @@ func (s users) Put(ctx context.Context, u *store.User) error {
 type keys struct{ d *DB }
 
 func (s keys) List(ctx context.Context) ([]*store.SigningKey, error) {
-	rows, err := s.d.query(ctx, `SELECT id, algorithm, private, active, created_at, retired_at
+	rows, err := s.d.query(ctx, `SELECT id, algorithm, private, active, created_at, retired_at, active_from
 		FROM signing_keys ORDER BY created_at, id`)
 	if err != nil {
 		return nil, s.d.fail("list keys", err)
@@ -117,11 +117,14 @@ func (s keys) List(ctx context.Context) ([]*store.SigningKey, error) {
 	for rows.Next() {
 		var k store.SigningKey
 		var created int64
-		var retired sql.NullInt64
-		if err := rows.Scan(&k.ID, &k.Algorithm, &k.Private, &k.Active, &created, &retired); err != nil {
+		var retired, from sql.NullInt64
+		if err := rows.Scan(&k.ID, &k.Algorithm, &k.Private, &k.Active, &created, &retired, &from); err != nil {
 			return nil, s.d.fail("list keys", err)
 		}
 		k.CreatedAt, k.RetiredAt = fromMS(created), fromNullMS(retired)
+		if f := fromNullMS(from); f != nil {
+			k.ActiveFrom = *f
+		}
 		out = append(out, &k)
 	}
 	if err := rows.Err(); err != nil {
@@ -131,9 +134,9 @@ func (s keys) List(ctx context.Context) ([]*store.SigningKey, error) {
 }
 
 func (s keys) Add(ctx context.Context, k *store.SigningKey) error {
-	_, err := s.d.exec(ctx, `INSERT INTO signing_keys (id, algorithm, private, active, created_at, retired_at)
-		VALUES (?, ?, ?, ?, ?, ?)`,
-		k.ID, k.Algorithm, blob(k.Private), boolInt(k.Active), ms(k.CreatedAt), nullMS(k.RetiredAt))
+	_, err := s.d.exec(ctx, `INSERT INTO signing_keys (id, algorithm, private, active, created_at, retired_at, active_from)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		k.ID, k.Algorithm, blob(k.Private), boolInt(k.Active), ms(k.CreatedAt), nullMS(k.RetiredAt), nullMS(nonZero(k.ActiveFrom)))
 	return s.d.fail("add key", err)
 }
 

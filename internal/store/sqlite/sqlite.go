@@ -291,6 +291,14 @@ func nullMS(t *time.Time) any {
 	return ms(*t)
 }
 
+// nonZero returns nil for the zero time, for optional times stored as NULL.
+func nonZero(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
+}
+
 // fromNullMS is the inverse of nullMS.
 func fromNullMS(v sql.NullInt64) *time.Time {
 	if !v.Valid {

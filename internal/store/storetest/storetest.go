@@ -425,6 +425,7 @@ var keyCases = []testCase{
 		want := []*store.SigningKey{
 			{ID: "k1", Algorithm: "ES256", Private: []byte(`{"kty":"EC"}`), Active: false, CreatedAt: base().Add(-time.Hour), RetiredAt: tp(base())},
 			{ID: "k2", Algorithm: "PS256", Private: []byte(`{"kty":"RSA"}`), Active: true, CreatedAt: base()},
+			{ID: "k3", Algorithm: "ES256", Private: []byte(`{"kty":"EC","n":3}`), Active: true, CreatedAt: base().Add(time.Minute), ActiveFrom: base().Add(11 * time.Minute)},
 		}
 		for _, k := range want {
 			wantErr(t, "Add "+k.ID, s.Keys.Add(ctx, k), nil)
@@ -473,7 +474,7 @@ var keyCases = []testCase{
 		// Only Active and RetiredAt change; the rest of the argument is
 		// ignored, so a caller cannot swap key material through Update.
 		retired := base().Add(time.Hour)
-		wantErr(t, "Update", s.Keys.Update(ctx, &store.SigningKey{ID: "k", Algorithm: "PS256", Private: []byte("other"), CreatedAt: base().Add(time.Hour), Active: false, RetiredAt: &retired}), nil)
+		wantErr(t, "Update", s.Keys.Update(ctx, &store.SigningKey{ID: "k", Algorithm: "PS256", Private: []byte("other"), CreatedAt: base().Add(time.Hour), Active: false, RetiredAt: &retired, ActiveFrom: base().Add(time.Hour)}), nil)
 		got, err := s.Keys.List(ctx)
 		wantErr(t, "List", err, nil)
 		diff(t, "retired key", []*store.SigningKey{{ID: "k", Algorithm: "ES256", Private: []byte("secret"), Active: false, CreatedAt: base(), RetiredAt: &retired}}, got)

@@ -28,7 +28,9 @@ CREATE TABLE signing_keys (
     private    BYTEA   NOT NULL,
     active     BOOLEAN NOT NULL,
     created_at BIGINT  NOT NULL,
-    retired_at BIGINT
+    retired_at BIGINT,
+    -- When the key starts signing; NULL means from created_at.
+    active_from BIGINT
 );
 
 CREATE INDEX signing_keys_created_at ON signing_keys (created_at, id);
