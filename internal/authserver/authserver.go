@@ -106,15 +106,6 @@ func New(ctx context.Context, cfg Config, st *store.Store, log *slog.Logger) (*S
 		return nil, err
 	}
 	s.keys.Store(view)
-	// Each request takes the view current when it arrives.
-	tokenHandler := struct{ Token, Introspect, Revoke, Userinfo httpx.HandlerFunc }{
-		func(w http.ResponseWriter, r *http.Request) error { return s.keys.Load().tokens.Token(w, r) },
-		func(w http.ResponseWriter, r *http.Request) error { return s.keys.Load().tokens.Introspect(w, r) },
-		func(w http.ResponseWriter, r *http.Request) error { return s.keys.Load().tokens.Revoke(w, r) },
-		func(w http.ResponseWriter, r *http.Request) error { return s.keys.Load().tokens.Userinfo(w, r) },
-	}
-	jwks := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.keys.Load().jwks.ServeHTTP(w, r) })
-
 	md := discovery.Metadata(cfg.Issuer, scopes, view.signer.Algorithms())
 	mdHandler, err := discovery.Handler(md)
 	if err != nil {
@@ -136,17 +127,17 @@ func New(ctx context.Context, cfg Config, st *store.Store, log *slog.Logger) (*S
 	route("GET "+base+"/.well-known/openid-configuration", "discovery", mdHandler)
 	// RFC 8414 §3: the well-known segment goes between host and path.
 	route("GET /.well-known/oauth-authorization-server"+base, "discovery", mdHandler)
-	route("GET "+base+discovery.PathJWKS, "jwks", jwks)
+	route("GET "+base+discovery.PathJWKS, "jwks", http.HandlerFunc(s.jwks))
 	route("POST "+base+discovery.PathPAR, "par", api(authzHandler.PAR))
 	route("GET "+base+discovery.PathAuthorize, "authorize", api(authzHandler.Authorize))
 	route("POST "+base+discovery.PathAuthorize, "authorize", api(authzHandler.Authorize))
 	route("POST "+base+discovery.PathLogin, "login", page(pages.HandleLogin))
 	route("POST "+base+discovery.PathConsent, "consent", page(pages.HandleConsent))
-	route("POST "+base+discovery.PathToken, "token", api(tokenHandler.Token))
-	route("POST "+base+discovery.PathIntrospect, "introspect", api(tokenHandler.Introspect))
-	route("POST "+base+discovery.PathRevoke, "revoke", api(tokenHandler.Revoke))
-	route("GET "+base+discovery.PathUserinfo, "userinfo", api(tokenHandler.Userinfo))
-	route("POST "+base+discovery.PathUserinfo, "userinfo", api(tokenHandler.Userinfo))
+	route("POST "+base+discovery.PathToken, "token", api(s.token))
+	route("POST "+base+discovery.PathIntrospect, "introspect", api(s.introspect))
+	route("POST "+base+discovery.PathRevoke, "revoke", api(s.revoke))
+	route("GET "+base+discovery.PathUserinfo, "userinfo", api(s.userinfo))
+	route("POST "+base+discovery.PathUserinfo, "userinfo", api(s.userinfo))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})

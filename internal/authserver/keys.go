@@ -224,6 +224,27 @@ func (s *Server) newKeyView(sc schedule) (*keyView, error) {
 	return &keyView{signer: signer, public: public, tokens: &h, jwks: jwks, next: sc.next}, nil
 }
 
+// The endpoints that sign or publish keys take the key view current when
+// the request arrives, so a refresh never changes keys mid-request.
+
+func (s *Server) token(w http.ResponseWriter, r *http.Request) error {
+	return s.keys.Load().tokens.Token(w, r)
+}
+
+func (s *Server) introspect(w http.ResponseWriter, r *http.Request) error {
+	return s.keys.Load().tokens.Introspect(w, r)
+}
+
+func (s *Server) revoke(w http.ResponseWriter, r *http.Request) error {
+	return s.keys.Load().tokens.Revoke(w, r)
+}
+
+func (s *Server) userinfo(w http.ResponseWriter, r *http.Request) error {
+	return s.keys.Load().tokens.Userinfo(w, r)
+}
+
+func (s *Server) jwks(w http.ResponseWriter, r *http.Request) { s.keys.Load().jwks.ServeHTTP(w, r) }
+
 // runKeyRefresh calls RefreshKeys every KeyRefresh, and at the moment a
 // key is scheduled to start signing or to retire, until ctx ends.
 func (s *Server) runKeyRefresh(ctx context.Context) {

@@ -56,7 +56,7 @@ func (s clients) List(ctx context.Context) ([]*store.Client, error) {
 // list runs a query and scans every row with scan.
 func list[T any](d *DB, ctx context.Context, op, sql string, scan func(pgx.Rows) (*T, error)) ([]*T, error) {
 	if d.closed.Load() {
-		return nil, d.fail(op, pgx.ErrTxClosed)
+		return nil, d.fail(op, errClosed)
 	}
 	rows, err := d.pool.Query(ctx, sql)
 	if err != nil {

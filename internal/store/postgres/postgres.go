@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -36,6 +35,9 @@ const (
 // revoked, RFC 6749 §4.1.2) rather than looking unknown. It matches
 // package sqlite.
 const CodeRetention = 10 * time.Minute
+
+// errClosed is the cause of every error after Close.
+var errClosed = errors.New("store closed")
 
 // retentionMS is CodeRetention as the SQL statements use it.
 var retentionMS = CodeRetention.Milliseconds()
@@ -103,7 +105,9 @@ func connect(ctx context.Context, dsn string) (*DB, error) {
 		return nil, errors.New("postgres: invalid DSN")
 	}
 	cc := cfg.ConnConfig
-	if !hasParam(dsn, "connect_timeout") {
+	if cc.ConnectTimeout == 0 {
+		// Unset (or 0, which libpq reads as "wait forever"): a node
+		// must not hang on a database that does not answer.
 		cc.ConnectTimeout = DefaultConnectTimeout
 	}
 	if cc.RuntimeParams == nil {
@@ -123,12 +127,6 @@ func connect(ctx context.Context, dsn string) (*DB, error) {
 		return nil, fmt.Errorf("postgres: %w: %w", store.ErrUnavailable, err)
 	}
 	return &DB{pool: pool}, nil
-}
-
-// hasParam reports whether dsn (URL or key=value form) sets name.
-func hasParam(dsn, name string) bool {
-	return strings.Contains(dsn, "?"+name+"=") || strings.Contains(dsn, "&"+name+"=") ||
-		strings.HasPrefix(dsn, name+"=") || strings.Contains(dsn, " "+name+"=")
 }
 
 // Store returns the store backed by d. Its Close closes d.
@@ -153,7 +151,7 @@ func (d *DB) Store() *store.Store {
 // Ping checks that the database answers a query; it backs /readyz.
 func (d *DB) Ping(ctx context.Context) error {
 	if d.closed.Load() {
-		return d.fail("ping", pgx.ErrTxClosed)
+		return d.fail("ping", errClosed)
 	}
 	return d.fail("ping", d.pool.Ping(ctx))
 }
@@ -245,7 +243,7 @@ func nowMS() int64 { return time.Now().UnixMilli() }
 // exec runs a statement and returns the number of rows it changed.
 func (d *DB) exec(ctx context.Context, op, sql string, args ...any) (int64, error) {
 	if d.closed.Load() {
-		return 0, d.fail(op, pgx.ErrTxClosed)
+		return 0, d.fail(op, errClosed)
 	}
 	tag, err := d.pool.Exec(ctx, sql, args...)
 	if err != nil {
@@ -258,7 +256,7 @@ func (d *DB) exec(ctx context.Context, op, sql string, args ...any) (int64, erro
 // pgx.ErrNoRows unmapped, and every other error through fail.
 func (d *DB) row(ctx context.Context, op, sql string, args ...any) scanner {
 	if d.closed.Load() {
-		return errRow{d.fail(op, pgx.ErrTxClosed)}
+		return errRow{d.fail(op, errClosed)}
 	}
 	return mappedRow{d: d, op: op, r: d.pool.QueryRow(ctx, sql, args...)}
 }

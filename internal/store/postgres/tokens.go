@@ -122,7 +122,7 @@ func (e errRotateDone) Error() string { return e.err.Error() }
 func (s refreshTokens) Rotate(ctx context.Context, oldHash string, at time.Time, newHash string, next *store.RefreshToken) error {
 	const op = "rotate refresh token"
 	if s.d.closed.Load() {
-		return s.d.fail(op, pgx.ErrTxClosed)
+		return s.d.fail(op, errClosed)
 	}
 	now := nowMS()
 	err := pgx.BeginFunc(ctx, s.d.pool, func(tx pgx.Tx) error {
