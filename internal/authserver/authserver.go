@@ -36,6 +36,9 @@ type Server struct {
 	log     *slog.Logger
 	metrics *telemetry.Metrics
 	handler http.Handler
+	// mtlsHandler serves the dedicated mutual-TLS listener; nil when
+	// none is configured.
+	mtlsHandler http.Handler
 }
 
 // New prepares the server: signing keys (created on first start), the
@@ -51,15 +54,29 @@ func New(ctx context.Context, cfg Config, st *store.Store, log *slog.Logger) (*S
 		return nil, err
 	}
 	metrics := telemetry.NewMetrics()
+	clientCAs, err := loadClientCAs(cfg.TLSClientCAFile)
+	if err != nil {
+		return nil, err
+	}
+	endpointURLs := []string{cfg.Issuer + discovery.PathToken, cfg.Issuer + discovery.PathPAR}
+	if cfg.MTLSBaseURL != "" {
+		endpointURLs = append(endpointURLs, cfg.MTLSBaseURL+discovery.PathToken, cfg.MTLSBaseURL+discovery.PathPAR)
+	}
 	registry := &clients.Registry{
 		Store:        st.Clients,
 		Replay:       st.Replay,
 		Secrets:      secret.NewVerifier(cfg.SecretCacheTTL, 10000, nil),
 		Issuer:       cfg.Issuer,
-		EndpointURLs: []string{cfg.Issuer + discovery.PathToken, cfg.Issuer + discovery.PathPAR},
+		EndpointURLs: endpointURLs,
 		FutureSkew:   cfg.ClockSkew,
+		ClientCAs:    clientCAs,
 		Now:          cfg.Now,
 	}
+	proofs, err := newDPoPVerifier(ctx, cfg, st)
+	if err != nil {
+		return nil, err
+	}
+	certs := &httpx.CertSource{Header: cfg.CertHeader, TrustedProxies: cfg.TrustedProxies}
 	scopes, err := seed(ctx, cfg, registry, st.Users)
 	if err != nil {
 		return nil, err
@@ -74,7 +91,7 @@ func New(ctx context.Context, cfg Config, st *store.Store, log *slog.Logger) (*S
 	}
 	authz := &authorize.Service{
 		Clients: registry, Store: st, Issuer: cfg.Issuer,
-		PARTTL: cfg.PARTTL, LoginTTL: cfg.LoginTTL, Metrics: metrics, Now: cfg.Now,
+		PARTTL: cfg.PARTTL, LoginTTL: cfg.LoginTTL, Metrics: metrics, Now: cfg.Now, DPoP: proofs,
 	}
 	base := strings.TrimSuffix(iss.Path, "/")
 	pages := &login.Pages{
@@ -85,15 +102,22 @@ func New(ctx context.Context, cfg Config, st *store.Store, log *slog.Logger) (*S
 	authzHandler := &authorize.Handler{
 		Service: authz, UI: pages, Log: log, Metrics: metrics,
 		PerIP: rl(cfg.RateLimits.PARPerIP), PerClient: rl(cfg.RateLimits.PARPerClient),
+		PARURL: cfg.Issuer + discovery.PathPAR, Certs: certs,
 	}
 	tokens := &token.Service{
 		Clients: registry, Store: st, Signer: signer, Keys: public, Issuer: cfg.Issuer,
 		AccessTokenTTL: cfg.AccessTokenTTL, IDTokenTTL: cfg.IDTokenTTL, RefreshTokenTTL: cfg.RefreshTokenTTL,
-		Metrics: metrics, Now: cfg.Now,
+		Metrics: metrics, Now: cfg.Now, DPoP: proofs,
 	}
-	tokenHandler := &token.Handler{Service: tokens, PerIP: rl(cfg.RateLimits.TokenPerIP), PerClient: rl(cfg.RateLimits.TokenPerClient)}
+	tokenHandler := &token.Handler{
+		Service: tokens, PerIP: rl(cfg.RateLimits.TokenPerIP), PerClient: rl(cfg.RateLimits.TokenPerClient),
+		TokenURL: cfg.Issuer + discovery.PathToken, UserinfoURL: cfg.Issuer + discovery.PathUserinfo, Certs: certs,
+	}
 
-	md := discovery.Metadata(cfg.Issuer, scopes, signer.Algorithms())
+	md := discovery.Metadata(discovery.Options{
+		Issuer: cfg.Issuer, Scopes: scopes, SigningAlgs: signer.Algorithms(),
+		DPoPAlgs: proofs.Algorithms, MTLSBaseURL: cfg.MTLSBaseURL,
+	})
 	mdHandler, err := discovery.Handler(md)
 	if err != nil {
 		return nil, err
@@ -119,27 +143,50 @@ func New(ctx context.Context, cfg Config, st *store.Store, log *slog.Logger) (*S
 	// RFC 8414 §3: the well-known segment goes between host and path.
 	route("GET /.well-known/oauth-authorization-server"+base, "discovery", mdHandler)
 	route("GET "+base+discovery.PathJWKS, "jwks", jwks)
-	route("POST "+base+discovery.PathPAR, "par", api(authzHandler.PAR))
+	// The endpoints a client calls with its own credentials, which the
+	// mTLS listener serves again under its own base URL.
+	clientEndpoints := func(mux *http.ServeMux, base string, authzHandler *authorize.Handler, tokenHandler *token.Handler) {
+		route := func(pattern, name string, h http.Handler) { mux.Handle(pattern, metrics.Instrument(name, h)) }
+		route("POST "+base+discovery.PathPAR, "par", api(authzHandler.PAR))
+		route("POST "+base+discovery.PathToken, "token", api(tokenHandler.Token))
+		route("POST "+base+discovery.PathIntrospect, "introspect", api(tokenHandler.Introspect))
+		route("POST "+base+discovery.PathRevoke, "revoke", api(tokenHandler.Revoke))
+		route("GET "+base+discovery.PathUserinfo, "userinfo", api(tokenHandler.Userinfo))
+		route("POST "+base+discovery.PathUserinfo, "userinfo", api(tokenHandler.Userinfo))
+	}
+	clientEndpoints(mux, base, authzHandler, tokenHandler)
 	route("GET "+base+discovery.PathAuthorize, "authorize", api(authzHandler.Authorize))
 	route("POST "+base+discovery.PathAuthorize, "authorize", api(authzHandler.Authorize))
 	route("POST "+base+discovery.PathLogin, "login", page(pages.HandleLogin))
 	route("POST "+base+discovery.PathConsent, "consent", page(pages.HandleConsent))
-	route("POST "+base+discovery.PathToken, "token", api(tokenHandler.Token))
-	route("POST "+base+discovery.PathIntrospect, "introspect", api(tokenHandler.Introspect))
-	route("POST "+base+discovery.PathRevoke, "revoke", api(tokenHandler.Revoke))
-	route("GET "+base+discovery.PathUserinfo, "userinfo", api(tokenHandler.Userinfo))
-	route("POST "+base+discovery.PathUserinfo, "userinfo", api(tokenHandler.Userinfo))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.HandleFunc("GET /readyz", s.ready)
 	mux.Handle("GET /metrics", metrics.Handler())
-	s.handler = httpx.RequestIDs(httpx.SecurityHeaders(mux))
+	s.handler = httpx.RequestIDs(httpx.SecurityHeaders(certs.Strip(mux)))
+	if cfg.MTLSBaseURL != "" {
+		mu, err := url.Parse(cfg.MTLSBaseURL)
+		if err != nil {
+			return nil, fmt.Errorf("authserver: invalid mTLS base URL %q", cfg.MTLSBaseURL)
+		}
+		mbase := strings.TrimSuffix(mu.Path, "/")
+		ma, mt := *authzHandler, *tokenHandler
+		ma.PARURL = cfg.MTLSBaseURL + discovery.PathPAR
+		mt.TokenURL, mt.UserinfoURL = cfg.MTLSBaseURL+discovery.PathToken, cfg.MTLSBaseURL+discovery.PathUserinfo
+		mmux := http.NewServeMux()
+		clientEndpoints(mmux, mbase, &ma, &mt)
+		s.mtlsHandler = httpx.RequestIDs(httpx.SecurityHeaders(certs.Strip(mmux)))
+	}
 	return s, nil
 }
 
 // Handler returns the server's routed HTTP handler.
 func (s *Server) Handler() http.Handler { return s.handler }
+
+// MTLSHandler returns the handler of the dedicated mutual-TLS listener
+// (the endpoints of mtls_endpoint_aliases), nil when none is configured.
+func (s *Server) MTLSHandler() http.Handler { return s.mtlsHandler }
 
 func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
@@ -154,19 +201,58 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 	httpx.WriteJSON(w, code, status)
 }
 
-// Run listens on the configured address (with TLS when configured) and
-// serves until ctx is cancelled, then shuts down gracefully.
+// Run listens on the configured address (with TLS when configured), and on
+// the mutual-TLS address when one is configured, and serves until ctx is
+// cancelled, then shuts down gracefully.
 func (s *Server) Run(ctx context.Context) error {
 	ln, err := net.Listen("tcp", s.cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("authserver: listen: %w", err)
 	}
-	return s.Serve(ctx, ln)
+	if s.mtlsHandler == nil || s.cfg.MTLSListen == "" {
+		return s.Serve(ctx, ln)
+	}
+	mln, err := net.Listen("tcp", s.cfg.MTLSListen)
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("authserver: listen (mtls): %w", err)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errc := make(chan error, 2)
+	go func() { errc <- s.Serve(ctx, ln) }()
+	go func() { errc <- s.ServeMTLS(ctx, mln) }()
+	// Either listener failing stops both: a half-running server would
+	// advertise endpoints it does not serve.
+	err = <-errc
+	cancel()
+	if err2 := <-errc; err == nil {
+		err = err2
+	}
+	return err
 }
 
-// Serve serves on ln until ctx is cancelled.
+// Serve serves the main handler on ln until ctx is cancelled. With TLS
+// configured, the handshake requests but does not require a client
+// certificate (RFC 8705 §2: certificates are checked per client by the
+// application, so a browser without one still reaches the login page).
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
-	srv := httpx.Server(s.handler, s.log)
+	return s.serve(ctx, ln, s.handler, tls.RequestClientCert, "authorization server listening")
+}
+
+// ServeMTLS serves the mutual-TLS endpoints on ln, which must be a plain
+// TCP listener: TLS with a mandatory (but application-verified) client
+// certificate is added here.
+func (s *Server) ServeMTLS(ctx context.Context, ln net.Listener) error {
+	if s.mtlsHandler == nil || s.cfg.TLSCertFile == "" {
+		ln.Close()
+		return errors.New("authserver: the mTLS listener needs mtls.base_url and TLS")
+	}
+	return s.serve(ctx, ln, s.mtlsHandler, tls.RequireAnyClientCert, "mutual-TLS endpoints listening")
+}
+
+func (s *Server) serve(ctx context.Context, ln net.Listener, h http.Handler, clientAuth tls.ClientAuthType, msg string) error {
+	srv := httpx.Server(h, s.log)
 	if s.cfg.TLSCertFile != "" {
 		cert, err := tls.LoadX509KeyPair(s.cfg.TLSCertFile, s.cfg.TLSKeyFile)
 		if err != nil {
@@ -175,8 +261,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		}
 		srv.TLSConfig = httpx.TLSConfig()
 		srv.TLSConfig.Certificates = []tls.Certificate{cert}
+		srv.TLSConfig.ClientAuth = clientAuth
 	}
-	s.log.Info("authorization server listening", slog.String("addr", ln.Addr().String()), slog.String("issuer", s.cfg.Issuer))
+	s.log.Info(msg, slog.String("addr", ln.Addr().String()), slog.String("issuer", s.cfg.Issuer))
 	return httpx.Serve(ctx, srv, ln, 15*time.Second)
 }
 

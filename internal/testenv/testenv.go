@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/json"
 	"io"
@@ -16,17 +18,21 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/bulwarkauth/bulwark/internal/authserver"
 	"github.com/bulwarkauth/bulwark/internal/clients"
+	"github.com/bulwarkauth/bulwark/internal/dpop"
+	"github.com/bulwarkauth/bulwark/internal/httpx"
 	"github.com/bulwarkauth/bulwark/internal/jose"
 	"github.com/bulwarkauth/bulwark/internal/oauth"
 	"github.com/bulwarkauth/bulwark/internal/store"
 	"github.com/bulwarkauth/bulwark/internal/store/memory"
 	"github.com/bulwarkauth/bulwark/internal/store/sqlite"
 	"github.com/bulwarkauth/bulwark/internal/telemetry"
+	"github.com/bulwarkauth/bulwark/internal/testenv/testca"
 )
 
 // Test identities every Env has.
@@ -35,25 +41,89 @@ const (
 	UserPassword = "correct-horse-battery"
 	UserEmail    = "alice@example.com"
 
-	FAPIClient     = "fapi-client"  // fapi2, private_key_jwt
-	FAPIClient2    = "fapi-client2" // fapi2, private_key_jwt, other key
+	FAPIClient  = "fapi-client"  // fapi2, private_key_jwt
+	FAPIClient2 = "fapi-client2" // fapi2, private_key_jwt, other key
+	// NonceClient is a fapi2 private_key_jwt client whose DPoP proofs must
+	// carry a server nonce (dpop_nonce: required).
+	NonceClient    = "nonce-client"
 	SecretClient   = "secret-client"
 	ClientSecret   = "secret-client-secret-0123456789"
 	PublicClient   = "public-client"
 	RedirectURI    = "https://app.example/cb"
 	LoopbackURI    = "http://127.0.0.1/cb"
 	ResourceClient = "resource-server"
+
+	// MTLSClient is a fapi2 client with tls_client_auth: its certificate
+	// (Env.ClientCert) is issued by Env.CA for the SAN MTLSClientDNS.
+	MTLSClient    = "mtls-client"
+	MTLSClientDNS = "mtls-client.example"
+	// SelfSignedClient is a fapi2 client with self_signed_tls_client_auth:
+	// its self-signed certificate is registered in its JWKS (x5c).
+	SelfSignedClient = "self-signed-client"
 )
 
 // Env is a running authorization server with its test clients.
 type Env struct {
-	URL    string // issuer
-	Server *authserver.Server
-	Store  *store.Store
+	URL string // issuer
+	// MTLSURL is the base URL of the dedicated mutual-TLS listener, empty
+	// unless Options.MTLS.
+	MTLSURL string
+	// CA issued the server's TLS certificate and the MTLSClient
+	// certificate, and is the server's client CA.
+	CA *testca.CA
+	// ClientCerts holds the certificates of MTLSClient and
+	// SelfSignedClient.
+	ClientCerts map[string]*testca.Leaf
+	Server      *authserver.Server
+	Store       *store.Store
 	// Keys holds each private_key_jwt client's signing key.
 	Keys map[string]*jose.PrivateKey
-	// Now is the clock tests may move via Advance; nil-safe.
+	// HTTP is a browser-like client (cookie jar, no redirects).
 	HTTP *http.Client
+
+	mu sync.Mutex
+	// dpopKeys holds each client's DPoP key, made on first use; guarded
+	// by mu.
+	dpopKeys map[string]*jose.PrivateKey
+}
+
+// DPoPKey returns client's DPoP proof key (ES256), the same on every call.
+func (e *Env) DPoPKey(t testing.TB, client string) *jose.PrivateKey {
+	t.Helper()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if k, ok := e.dpopKeys[client]; ok {
+		return k
+	}
+	k, err := jose.GenerateKey(jose.ES256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.dpopKeys == nil {
+		e.dpopKeys = map[string]*jose.PrivateKey{}
+	}
+	e.dpopKeys[client] = k
+	return k
+}
+
+// Proof returns a fresh DPoP proof by client's DPoP key for method and
+// path below the issuer, with ath when accessToken is set and nonce when
+// set.
+func (e *Env) Proof(t testing.TB, client, method, path, accessToken, nonce string) string {
+	t.Helper()
+	p, err := dpop.NewProof(e.DPoPKey(t, client), dpop.ProofParams{
+		Method: method, URL: e.URL + path, AccessToken: accessToken, Nonce: nonce,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// DPoPHeader returns a header holding a fresh POST proof for path.
+func (e *Env) DPoPHeader(t testing.TB, client, path string) http.Header {
+	t.Helper()
+	return http.Header{dpop.HeaderName: {e.Proof(t, client, http.MethodPost, path, "", "")}}
 }
 
 // Options tune Start.
@@ -64,6 +134,12 @@ type Options struct {
 	Config func(*authserver.Config)
 	// Log receives server logs; nil discards them.
 	Log io.Writer
+	// TLS serves https with a certificate from Env.CA; the handshake
+	// requests, but does not require, a client certificate.
+	TLS bool
+	// MTLS also runs the dedicated mutual-TLS listener (implies TLS) and
+	// advertises it in mtls_endpoint_aliases.
+	MTLS bool
 }
 
 // Start runs a server on a loopback listener until the test ends.
@@ -89,10 +165,44 @@ func Start(t testing.TB, opts Options) *Env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	issuer := "http://" + ln.Addr().String()
-	env := &Env{URL: issuer, Store: st, Keys: map[string]*jose.PrivateKey{}}
+	opts.TLS = opts.TLS || opts.MTLS
+	scheme := "http://"
+	if opts.TLS {
+		scheme = "https://"
+	}
+	issuer := scheme + ln.Addr().String()
+	env := &Env{URL: issuer, Store: st, Keys: map[string]*jose.PrivateKey{}, CA: testca.New("Bulwark test CA"), ClientCerts: map[string]*testca.Leaf{}}
 	cfg := authserver.Config{Issuer: issuer, Listen: ln.Addr().String()}
-	for _, id := range []string{FAPIClient, FAPIClient2, ResourceClient} {
+	caFile := filepath.Join(t.TempDir(), "client-ca.pem")
+	if err := os.WriteFile(caFile, env.CA.PEM(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg.TLSClientCAFile = caFile
+	var mln net.Listener
+	if opts.MTLS {
+		if mln, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+			t.Fatal(err)
+		}
+		env.MTLSURL = "https://" + mln.Addr().String()
+		cfg.MTLSListen, cfg.MTLSBaseURL = mln.Addr().String(), env.MTLSURL
+	}
+	env.ClientCerts[MTLSClient] = env.CA.Issue(testca.Options{Subject: pkix.Name{CommonName: MTLSClient}, DNS: []string{MTLSClientDNS}})
+	selfSigned := testca.SelfSigned(testca.Options{Subject: pkix.Name{CommonName: SelfSignedClient}})
+	env.ClientCerts[SelfSignedClient] = selfSigned
+	mtlsGrants := []string{oauth.GrantAuthorizationCode, oauth.GrantRefreshToken, oauth.GrantClientCredentials}
+	cfg.Clients = append(cfg.Clients,
+		authserver.StaticClient{Client: clients.Client{
+			ID: MTLSClient, Name: "mTLS Client", ProfileName: clients.ProfileFAPI2, AuthMethod: oauth.AuthTLSClientAuth,
+			TLSClientAuthSANDNS: MTLSClientDNS, TLSClientCertificateBoundAccessTokens: true,
+			RedirectURIs: []string{RedirectURI}, GrantTypes: mtlsGrants, Scopes: oauth.NewScopes("openid", "profile", "email", "accounts"),
+		}},
+		authserver.StaticClient{Client: clients.Client{
+			ID: SelfSignedClient, Name: "Self-signed Client", ProfileName: clients.ProfileFAPI2, AuthMethod: oauth.AuthSelfSignedTLSClientAuth,
+			JWKS: certJWKS(t, selfSigned), TLSClientCertificateBoundAccessTokens: true,
+			RedirectURIs: []string{RedirectURI}, GrantTypes: mtlsGrants, Scopes: oauth.NewScopes("openid", "profile", "email", "accounts"),
+		}},
+	)
+	for _, id := range []string{FAPIClient, FAPIClient2, NonceClient, ResourceClient} {
 		k, err := jose.GenerateKey(jose.ES256)
 		if err != nil {
 			t.Fatal(err)
@@ -103,12 +213,16 @@ func Start(t testing.TB, opts Options) *Env {
 		if id == ResourceClient {
 			profile = clients.ProfileStandard
 		}
-		cfg.Clients = append(cfg.Clients, authserver.StaticClient{Client: clients.Client{
+		c := clients.Client{
 			ID: id, Name: "Test " + id, ProfileName: profile, AuthMethod: oauth.AuthPrivateKeyJWT,
 			JWKS: jwks, RedirectURIs: []string{RedirectURI, LoopbackURI},
 			GrantTypes: []string{oauth.GrantAuthorizationCode, oauth.GrantRefreshToken, oauth.GrantClientCredentials},
 			Scopes:     oauth.NewScopes("openid", "profile", "email", "accounts"),
-		}})
+		}
+		if id == NonceClient {
+			c.DPoPNonce = "required"
+		}
+		cfg.Clients = append(cfg.Clients, authserver.StaticClient{Client: c})
 	}
 	cfg.Clients = append(cfg.Clients,
 		authserver.StaticClient{Secret: ClientSecret, Client: clients.Client{
@@ -142,10 +256,70 @@ func Start(t testing.TB, opts Options) *Env {
 	}
 	env.Server = srv
 	hs := &httptest.Server{Listener: ln, Config: &http.Server{Handler: srv.Handler()}}
-	hs.Start()
+	if opts.TLS {
+		hs.TLS = env.serverTLS(tls.RequestClientCert)
+		hs.StartTLS()
+	} else {
+		hs.Start()
+	}
 	t.Cleanup(hs.Close)
+	if mln != nil {
+		ms := &httptest.Server{Listener: mln, Config: &http.Server{Handler: srv.MTLSHandler()}, TLS: env.serverTLS(tls.RequireAnyClientCert)}
+		ms.StartTLS()
+		t.Cleanup(ms.Close)
+	}
 	env.HTTP = NewBrowser()
+	if opts.TLS {
+		env.HTTP.Transport = env.Transport(nil)
+	}
 	return env
+}
+
+// serverTLS is the server side of the test listeners: Bulwark's TLS
+// settings with a certificate for 127.0.0.1 from the test CA.
+func (e *Env) serverTLS(clientAuth tls.ClientAuthType) *tls.Config {
+	c := httpx.TLSConfig()
+	c.Certificates = []tls.Certificate{e.CA.Issue(testca.Options{Server: true, IPs: []net.IP{net.IPv4(127, 0, 0, 1)}, DNS: []string{"localhost"}}).TLS()}
+	c.ClientAuth = clientAuth
+	return c
+}
+
+// Transport returns a transport that trusts the test CA and presents cert
+// as its client certificate (none when nil).
+func (e *Env) Transport(cert *testca.Leaf) *http.Transport {
+	c := &tls.Config{RootCAs: e.CA.Pool(), MinVersion: tls.VersionTLS12}
+	if cert != nil {
+		c.Certificates = []tls.Certificate{cert.TLS()}
+	}
+	return &http.Transport{TLSClientConfig: c}
+}
+
+// Client returns a plain HTTP client (no cookies, no redirects followed)
+// presenting cert, which may be nil.
+func (e *Env) Client(cert *testca.Leaf) *http.Client {
+	return &http.Client{
+		Transport:     e.Transport(cert),
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+}
+
+// certJWKS is a JWKS holding leaf's public key with leaf as its x5c.
+func certJWKS(t testing.TB, leaf *testca.Leaf) []byte {
+	t.Helper()
+	point, err := leaf.Key.PublicKey.Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b64 := base64.RawURLEncoding.EncodeToString
+	jwk := map[string]any{
+		"kty": "EC", "crv": "P-256", "x": b64(point[1:33]), "y": b64(point[33:]),
+		"x5c": []string{base64.StdEncoding.EncodeToString(leaf.Cert.Raw)},
+	}
+	b, err := json.Marshal(map[string]any{"keys": []any{jwk}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
 
 // NewBrowser returns an HTTP client with a cookie jar that does not follow
@@ -206,7 +380,14 @@ func RandomString(n int) string {
 // headers and decodes a JSON body into out (when non-nil).
 func (e *Env) PostForm(t testing.TB, c *http.Client, path string, form url.Values, header http.Header, out any) *http.Response {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodPost, e.URL+path, strings.NewReader(form.Encode()))
+	return e.PostFormURL(t, c, e.URL+path, form, header, out)
+}
+
+// PostFormURL is PostForm to an absolute URL, such as an mTLS alias.
+func (e *Env) PostFormURL(t testing.TB, c *http.Client, u string, form url.Values, header http.Header, out any) *http.Response {
+	t.Helper()
+	path := u
+	req, err := http.NewRequest(http.MethodPost, u, strings.NewReader(form.Encode()))
 	if err != nil {
 		t.Fatal(err)
 	}
