@@ -24,11 +24,16 @@ func newDPoPVerifier(ctx context.Context, cfg Config, st *store.Store) (*dpop.Ve
 			return nil, err
 		}
 	}
+	if len(secret) < dpop.MinNonceSecret {
+		return nil, fmt.Errorf("authserver: the DPoP nonce secret must be at least %d bytes", dpop.MinNonceSecret)
+	}
+	nonces := dpop.NewNonces(secret, cfg.DPoPNonceLifetime)
+	nonces.Now = cfg.Now
 	return &dpop.Verifier{
 		Algorithms: jose.FAPIAlgorithms,
 		Replay:     st.Replay,
 		IsReplayed: func(err error) bool { return errors.Is(err, store.ErrReplayed) },
-		Nonces:     dpop.NewNonces(secret, cfg.DPoPNonceLifetime),
+		Nonces:     nonces,
 		MaxAge:     cfg.DPoPMaxAge,
 		MaxFuture:  cfg.DPoPMaxFuture,
 		Now:        cfg.Now,
