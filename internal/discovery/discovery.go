@@ -3,6 +3,7 @@ package discovery
 import (
 	"encoding/json"
 	"net/http"
+	"slices"
 
 	"github.com/bulwarkauth/bulwark/internal/jose"
 	"github.com/bulwarkauth/bulwark/internal/oauth"
@@ -33,6 +34,10 @@ type Options struct {
 	// DPoPAlgs are the accepted DPoP proof algorithms; empty means DPoP is
 	// not offered.
 	DPoPAlgs []string
+	// Certificates reports whether client certificates can reach the
+	// server (TLS, or a trusted proxy's header); only then are the mTLS
+	// methods and certificate-bound tokens advertised.
+	Certificates bool
 	// MTLSBaseURL is the base URL of the dedicated mTLS listener; when set,
 	// mtls_endpoint_aliases point the token, PAR, userinfo, introspection
 	// and revocation endpoints there (RFC 8705 §5).
@@ -42,7 +47,12 @@ type Options struct {
 // Metadata returns the server metadata for o.
 func Metadata(o Options) *oauth.ServerMetadata {
 	issuer, scopes, signingAlgs := o.Issuer, o.Scopes, o.SigningAlgs
-	authMethods := []string{oauth.AuthPrivateKeyJWT, oauth.AuthTLSClientAuth, oauth.AuthSelfSignedTLSClientAuth, oauth.AuthClientSecretBasic, oauth.AuthClientSecretPost, oauth.AuthNone}
+	authMethods := []string{oauth.AuthPrivateKeyJWT, oauth.AuthClientSecretBasic, oauth.AuthClientSecretPost}
+	if o.Certificates {
+		authMethods = append(authMethods, oauth.AuthTLSClientAuth, oauth.AuthSelfSignedTLSClientAuth)
+	}
+	confidential := slices.Clone(authMethods)
+	authMethods = append(authMethods, oauth.AuthNone)
 	var aliases *oauth.MTLSEndpointAliases
 	if b := o.MTLSBaseURL; b != "" {
 		aliases = &oauth.MTLSEndpointAliases{
@@ -52,7 +62,7 @@ func Metadata(o Options) *oauth.ServerMetadata {
 	}
 	return &oauth.ServerMetadata{
 		DPoPSigningAlgValuesSupported:         o.DPoPAlgs,
-		TLSClientCertificateBoundAccessTokens: true,
+		TLSClientCertificateBoundAccessTokens: o.Certificates,
 		MTLSEndpointAliases:                   aliases,
 		Issuer:                                issuer,
 		AuthorizationEndpoint:                 issuer + PathAuthorize,
@@ -73,7 +83,7 @@ func Metadata(o Options) *oauth.ServerMetadata {
 		IDTokenSigningAlgValuesSupported:           signingAlgs,
 		TokenEndpointAuthMethodsSupported:          authMethods,
 		TokenEndpointAuthSigningAlgValuesSupported: jose.FAPIAlgorithms,
-		IntrospectionEndpointAuthMethodsSupported:  authMethods[:5],
+		IntrospectionEndpointAuthMethodsSupported:  confidential,
 		RevocationEndpointAuthMethodsSupported:     authMethods,
 		CodeChallengeMethodsSupported:              []string{"S256"},
 		ClaimsSupported:                            []string{"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "name", "email", "email_verified", "preferred_username"},
