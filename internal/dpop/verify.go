@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -28,9 +27,14 @@ const MaxProofSize = 8 << 10
 // both.
 const MaxJTILength = 256
 
-// Default acceptance window for iat.
+// The default acceptance window for iat (RFC 9449 §11.1: "preferably only
+// for a relatively brief period on the order of seconds or minutes").
 const (
-	DefaultMaxAge    = 60 * time.Second
+	// DefaultMaxAge is how old a proof may be when Verifier.MaxAge is 0.
+	DefaultMaxAge = 60 * time.Second
+	// DefaultMaxFuture is how far ahead of the server's clock a proof's
+	// iat may be when Verifier.MaxFuture is 0; FAPI 2.0 SP §5.3.2.1-13
+	// requires accepting 10 s.
 	DefaultMaxFuture = 10 * time.Second
 )
 
@@ -120,21 +124,17 @@ type Proof struct {
 // header is the JOSE header of a proof. Members other than these are
 // allowed (RFC 9449 §4.2) and ignored.
 type header struct {
-	Typ  string          `json:"typ"`
-	Alg  string          `json:"alg"`
-	JWK  json.RawMessage `json:"jwk"`
-	Crit json.RawMessage `json:"crit"`
+	Typ  string
+	Alg  string
+	JWK  *jose.HeaderJWK // nil when absent
+	Crit bool            // a crit member is present
 }
 
 // claims is the payload of a proof. Empty strings count as absent. Other
 // claims (nbf, exp, …) are allowed and ignored.
 type claims struct {
-	JTI   string            `json:"jti"`
-	HTM   string            `json:"htm"`
-	HTU   string            `json:"htu"`
-	IAT   *jose.NumericDate `json:"iat"`
-	ATH   string            `json:"ath"`
-	Nonce string            `json:"nonce"`
+	JTI, HTM, HTU, ATH, Nonce string
+	IAT                       *jose.NumericDate // nil when absent
 }
 
 // b64 decodes JWS parts. Strict rejects non-zero padding bits, so one
@@ -156,8 +156,9 @@ var b64 = base64.RawURLEncoding.Strict()
 //   - server_error when r.URL is not a valid http(s) URL.
 //
 // The jti is consumed only after every other check passed, so a proof
-// refused for any other reason does not fill the replay store. Verify does not compare the key with any token binding: that is
-// the caller's job with Proof.JKT (RFC 9449 §4.3 item 12, second bullet).
+// refused for any other reason does not fill the replay store. Verify does
+// not compare the key with any token binding: that is the caller's job
+// with Proof.JKT (RFC 9449 §4.3 item 12, second bullet).
 // Verify never panics, whatever r holds.
 func (v *Verifier) Verify(ctx context.Context, r Request) (*Proof, error) {
 	if v == nil || v.Replay == nil {
@@ -194,13 +195,13 @@ func (v *Verifier) Verify(ctx context.Context, r Request) (*Proof, error) {
 	if !ok1 || !ok2 || h64 == "" || p64 == "" || s64 == "" || strings.IndexByte(s64, '.') >= 0 {
 		return nil, reject(ErrMalformed, "DPoP proof is not a well-formed JWT", errors.New("not a compact JWS"))
 	}
-	var h header
-	if err := decodePart(h64, &h); err != nil {
+	h, err := decodePart(h64, parseHeader)
+	if err != nil {
 		return nil, reject(ErrMalformed, "DPoP proof is not a well-formed JWT", fmt.Errorf("header: %w", err))
 	}
 	// RFC 7515 §4.1.11: a recipient MUST reject a JWS whose crit names
 	// extensions it does not understand, and Bulwark understands none.
-	if len(h.Crit) != 0 {
+	if h.Crit {
 		return nil, reject(ErrMalformed, "DPoP proof uses unsupported crit header", nil)
 	}
 
@@ -217,17 +218,18 @@ func (v *Verifier) Verify(ctx context.Context, r Request) (*Proof, error) {
 	}
 	// RFC 9449 §4.3 item 3 (jwk is a required header, §4.2) and item 7:
 	// "The jwk JOSE Header Parameter does not contain a private key."
-	// ParsePublicJWK rejects private and symmetric keys and weak ones.
-	if len(h.JWK) == 0 {
+	// HeaderJWK.Parse rejects private and symmetric keys and weak
+	// ones.
+	if h.JWK == nil {
 		return nil, reject(ErrKey, "DPoP proof has no jwk header", nil)
 	}
-	key, err := jose.ParsePublicJWK(h.JWK)
+	key, jkt, err := h.JWK.Parse()
 	if err != nil {
 		return nil, reject(ErrKey, "DPoP proof jwk is not an acceptable public key", err)
 	}
 
-	var c claims
-	if err := decodePart(p64, &c); err != nil {
+	c, err := decodePart(p64, parseClaims)
+	if err != nil {
 		return nil, reject(ErrMalformed, "DPoP proof is not a well-formed JWT", fmt.Errorf("claims: %w", err))
 	}
 	// RFC 9449 §4.3 item 3: "All required claims per Section 4.2 are
@@ -299,7 +301,6 @@ func (v *Verifier) Verify(ctx context.Context, r Request) (*Proof, error) {
 		return nil, err
 	}
 
-	jkt := key.Thumbprint()
 	// RFC 9449 §11.1: "servers can store the jti value of each DPoP proof
 	// for the time window in which the respective DPoP proof JWT would be
 	// accepted to prevent multiple uses of the same DPoP proof." The key
@@ -376,13 +377,14 @@ func ReplayKey(jkt, jti string) string {
 	return "dpop:" + base64.RawURLEncoding.EncodeToString(h.Sum(sum[:0]))
 }
 
-// decodePart base64url-decodes one JWS part and decodes its JSON into v.
-func decodePart(part string, v any) error {
+// decodePart base64url-decodes one JWS part and parses its JSON.
+func decodePart[T any](part string, parse func([]byte) (T, error)) (T, error) {
 	b, err := b64.DecodeString(part)
 	if err != nil {
-		return err
+		var zero T
+		return zero, err
 	}
-	return jose.DecodeJSON(b, v)
+	return parse(b)
 }
 
 // allowed reports whether alg is on both the verifier's list and the FAPI
