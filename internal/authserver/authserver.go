@@ -117,7 +117,7 @@ func New(ctx context.Context, cfg Config, st *store.Store, log *slog.Logger) (*S
 	md := discovery.Metadata(discovery.Options{
 		Issuer: cfg.Issuer, Scopes: scopes, SigningAlgs: signer.Algorithms(),
 		DPoPAlgs: proofs.Algorithms, MTLSBaseURL: cfg.MTLSBaseURL,
-		Certificates: cfg.TLSCertFile != "" || cfg.CertHeader != "",
+		Certificates: cfg.TLSCertFile != "" || cfg.CertHeader != "" || cfg.MTLSBaseURL != "",
 	})
 	mdHandler, err := discovery.Handler(md)
 	if err != nil {

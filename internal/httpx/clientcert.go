@@ -82,7 +82,8 @@ func (s *CertSource) Strip(next http.Handler) http.Handler {
 		return next
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Header.Get(s.Header) != "" && !s.trusted(r) {
+		// Every value goes, empty ones included: Get sees only the first.
+		if !s.trusted(r) {
 			r.Header.Del(s.Header)
 		}
 		next.ServeHTTP(w, r)

@@ -81,6 +81,9 @@ type Env struct {
 	// HTTP is a browser-like client (cookie jar, no redirects).
 	HTTP *http.Client
 
+	// serverCert is the TLS certificate of the listeners when TLS is on.
+	serverCert *testca.Leaf
+
 	mu sync.Mutex
 	// dpopKeys holds each client's DPoP key, made on first use; guarded
 	// by mu.
@@ -178,6 +181,18 @@ func Start(t testing.TB, opts Options) *Env {
 		t.Fatal(err)
 	}
 	cfg.TLSClientCAFile = caFile
+	if opts.TLS {
+		// httptest terminates TLS with this certificate; the files tell
+		// the server it runs behind TLS, as `bulwark serve` would.
+		env.serverCert = env.CA.Issue(testca.Options{Server: true, IPs: []net.IP{net.IPv4(127, 0, 0, 1)}, DNS: []string{"localhost"}})
+		cfg.TLSCertFile, cfg.TLSKeyFile = filepath.Join(t.TempDir(), "tls.crt"), filepath.Join(t.TempDir(), "tls.key")
+		if err := os.WriteFile(cfg.TLSCertFile, env.serverCert.CertPEM(), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(cfg.TLSKeyFile, env.serverCert.KeyPEM(), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
 	var mln net.Listener
 	if opts.MTLS {
 		if mln, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
@@ -279,7 +294,7 @@ func Start(t testing.TB, opts Options) *Env {
 // settings with a certificate for 127.0.0.1 from the test CA.
 func (e *Env) serverTLS(clientAuth tls.ClientAuthType) *tls.Config {
 	c := httpx.TLSConfig()
-	c.Certificates = []tls.Certificate{e.CA.Issue(testca.Options{Server: true, IPs: []net.IP{net.IPv4(127, 0, 0, 1)}, DNS: []string{"localhost"}}).TLS()}
+	c.Certificates = []tls.Certificate{e.serverCert.TLS()}
 	c.ClientAuth = clientAuth
 	return c
 }
