@@ -37,12 +37,12 @@ func productionStore(dsn, redisURL, prefix string) func(t testing.TB) *store.Sto
 	}
 }
 
-// clientCredentials asks node for a client_credentials token with
-// assertion as the fapi client's authentication.
+// clientCredentials asks node for a DPoP-bound client_credentials token
+// with assertion as the fapi client's authentication.
 func clientCredentials(t *testing.T, node *testenv.Env, assertion string) *http.Response {
 	t.Helper()
 	form := url.Values{"grant_type": {"client_credentials"}, "client_assertion_type": {oauth.ClientAssertionTypeJWT}, "client_assertion": {assertion}}
-	return node.PostForm(t, nil, "/token", form, nil, nil)
+	return node.PostForm(t, nil, "/token", form, node.DPoPHeader(t, testenv.FAPIClient, "/token"), nil)
 }
 
 // TestTwoNodes runs two authorization server nodes on one PostgreSQL
@@ -60,6 +60,17 @@ func TestTwoNodes(t *testing.T) {
 			t.Fatalf("first use at A: %d", r.StatusCode)
 		}
 		wantError(t, clientCredentials(t, b, assertion), http.StatusUnauthorized, "invalid_client")
+	})
+	t.Run("fail/dpop_proof_used_at_A_refused_at_B", func(t *testing.T) {
+		proof := a.DPoPHeader(t, testenv.FAPIClient, "/token")
+		form := func(node *testenv.Env) url.Values {
+			return url.Values{"grant_type": {"client_credentials"}, "client_assertion_type": {oauth.ClientAssertionTypeJWT},
+				"client_assertion": {node.Assertion(t, testenv.FAPIClient, nil)}}
+		}
+		if r := a.PostForm(t, nil, "/token", form(a), proof, nil); r.StatusCode != http.StatusOK {
+			t.Fatalf("first use at A: %d", r.StatusCode)
+		}
+		wantError(t, b.PostForm(t, nil, "/token", form(b), proof, nil), http.StatusBadRequest, "invalid_dpop_proof")
 	})
 	t.Run("ok/code_issued_at_A_redeemed_once_at_B", func(t *testing.T) {
 		f, resp, _ := push(t, a, testenv.FAPIClient, nil)

@@ -48,16 +48,23 @@ func TestConcurrentSingleUse(t *testing.T) {
 			t.Run("code", func(t *testing.T) {
 				f, _, _ := push(t, env, testenv.FAPIClient, nil)
 				code := authorize(t, env, testenv.FAPIClient, f).Get("code")
-				forms := make(chan url.Values, racers)
+				// Each racer has its own assertion and DPoP proof, so only
+				// the code is shared.
+				type attempt struct {
+					form url.Values
+					h    http.Header
+				}
+				attempts := make(chan attempt, racers)
 				for i := 0; i < racers; i++ {
 					form := env.AssertionForm(t, testenv.FAPIClient)
 					form.Set("grant_type", "authorization_code")
 					form.Set("code", code)
 					form.Set("code_verifier", f.Verifier)
-					forms <- form
+					attempts <- attempt{form, env.DPoPHeader(t, testenv.FAPIClient, "/token")}
 				}
 				n := race(func() bool {
-					return env.PostForm(t, &http.Client{}, "/token", <-forms, nil, nil).StatusCode == http.StatusOK
+					a := <-attempts
+					return env.PostForm(t, &http.Client{}, "/token", a.form, a.h, nil).StatusCode == http.StatusOK
 				})
 				if n != 1 {
 					t.Errorf("%d redemptions of one code succeeded, want 1", n)
@@ -96,8 +103,12 @@ func TestConcurrentSingleUse(t *testing.T) {
 			t.Run("assertion_jti", func(t *testing.T) {
 				a := env.Assertion(t, testenv.FAPIClient, nil)
 				form := url.Values{"grant_type": {"client_credentials"}, "client_assertion_type": {oauth.ClientAssertionTypeJWT}, "client_assertion": {a}}
+				proofs := make(chan http.Header, racers)
+				for i := 0; i < racers; i++ {
+					proofs <- env.DPoPHeader(t, testenv.FAPIClient, "/token")
+				}
 				n := race(func() bool {
-					return env.PostForm(t, &http.Client{}, "/token", form, nil, nil).StatusCode == http.StatusOK
+					return env.PostForm(t, &http.Client{}, "/token", form, <-proofs, nil).StatusCode == http.StatusOK
 				})
 				if n != 1 {
 					t.Errorf("%d uses of one assertion succeeded, want 1", n)

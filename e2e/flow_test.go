@@ -62,13 +62,27 @@ func TestFAPI2CodeFlow(t *testing.T) {
 		t.Errorf("id token alg = %v", h["alg"])
 	}
 
-	// Userinfo: Bearer in the header only, scheme case-insensitive.
-	req, _ := http.NewRequest(http.MethodGet, env.URL+"/userinfo", nil)
-	req.Header.Set("Authorization", "bearer "+tb.AccessToken)
-	ui, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
+	// The access token is DPoP-bound (FAPI 2.0 SP 5.3.2.1-4).
+	if tb.TokenType != "DPoP" {
+		t.Errorf("token_type = %q, want DPoP", tb.TokenType)
 	}
+	if cnf, _ := at["cnf"].(map[string]any); cnf["jkt"] != env.DPoPKey(t, testenv.FAPIClient).Public().Thumbprint() {
+		t.Errorf("cnf = %v, want the jkt of the proof key", at["cnf"])
+	}
+
+	// Userinfo: the token in the header only, scheme case-insensitive,
+	// with a proof of the bound key.
+	userinfo := func() *http.Response {
+		req, _ := http.NewRequest(http.MethodGet, env.URL+"/userinfo", nil)
+		req.Header.Set("Authorization", "dpop "+tb.AccessToken)
+		req.Header.Set("DPoP", env.Proof(t, testenv.FAPIClient, http.MethodGet, "/userinfo", tb.AccessToken, ""))
+		ui, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ui
+	}
+	ui := userinfo()
 	uib, _ := io.ReadAll(ui.Body)
 	if ui.StatusCode != http.StatusOK || !strings.Contains(string(uib), testenv.UserEmail) {
 		t.Errorf("userinfo: %d %s", ui.StatusCode, uib)
@@ -84,8 +98,8 @@ func TestFAPI2CodeFlow(t *testing.T) {
 		form.Set("grant_type", "refresh_token")
 		form.Set("refresh_token", tb.RefreshToken)
 		var rb tokenBody
-		r := env.PostForm(t, nil, "/token", form, nil, &rb)
-		if r.StatusCode != http.StatusOK || rb.AccessToken == "" {
+		r := env.PostForm(t, nil, "/token", form, env.DPoPHeader(t, testenv.FAPIClient, "/token"), &rb)
+		if r.StatusCode != http.StatusOK || rb.AccessToken == "" || rb.TokenType != "DPoP" {
 			t.Fatalf("refresh %d: %d %+v", i, r.StatusCode, rb)
 		}
 		if rb.RefreshToken != "" && rb.RefreshToken != tb.RefreshToken {
@@ -119,7 +133,7 @@ func TestFAPI2CodeFlow(t *testing.T) {
 			t.Errorf("after revocation introspection = %v", got)
 		}
 	}
-	ui, _ = http.DefaultClient.Do(req)
+	ui = userinfo()
 	if ui.StatusCode != http.StatusUnauthorized || !strings.Contains(ui.Header.Get("WWW-Authenticate"), `error="invalid_token"`) {
 		t.Errorf("userinfo after revocation: %d %q", ui.StatusCode, ui.Header.Get("WWW-Authenticate"))
 	}

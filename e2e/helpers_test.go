@@ -161,8 +161,19 @@ func redeem(t *testing.T, env *testenv.Env, client, code, verifier string) (*htt
 	form.Set("redirect_uri", testenv.RedirectURI)
 	form.Set("code_verifier", verifier)
 	var tb tokenBody
-	resp := env.PostForm(t, nil, "/token", form, nil, &tb)
+	resp := env.PostForm(t, nil, "/token", form, senderConstraint(t, env, client), &tb)
 	return resp, tb
+}
+
+// senderConstraint returns the DPoP header a fapi2 client must send to
+// the token endpoint (FAPI 2.0 SP §5.3.2.1-4: no Bearer tokens), nil for
+// the others.
+func senderConstraint(t *testing.T, env *testenv.Env, client string) http.Header {
+	t.Helper()
+	if client == testenv.FAPIClient || client == testenv.FAPIClient2 {
+		return env.DPoPHeader(t, client, "/token")
+	}
+	return nil
 }
 
 // claims decodes a JWT's payload without verification (tests inspect what

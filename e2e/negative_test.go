@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/bulwarkauth/bulwark/internal/authserver"
+	"github.com/bulwarkauth/bulwark/internal/dpop"
 	"github.com/bulwarkauth/bulwark/internal/oauth"
 	"github.com/bulwarkauth/bulwark/internal/testenv"
 )
@@ -236,7 +237,7 @@ func TestTokenRejects(t *testing.T) {
 		form.Set("code", code)
 		form.Set("redirect_uri", testenv.LoopbackURI)
 		form.Set("code_verifier", f.Verifier)
-		wantError(t, env.PostForm(t, nil, "/token", form, nil, nil), http.StatusBadRequest, "invalid_grant")
+		wantError(t, env.PostForm(t, nil, "/token", form, env.DPoPHeader(t, testenv.FAPIClient, "/token"), nil), http.StatusBadRequest, "invalid_grant")
 	})
 	t.Run("fail/client_id_mismatch", func(t *testing.T) {
 		f, code := newCode(t)
@@ -256,7 +257,11 @@ func TestTokenRejects(t *testing.T) {
 			"client_assertion": {env.Assertion(t, testenv.FAPIClient, func(c map[string]any) {
 				c["iat"], c["exp"] = now.Unix(), now.Unix()+60
 			})}}
-		wantError(t, env.PostForm(t, nil, "/token", form, nil, nil), http.StatusBadRequest, "invalid_grant")
+		proof, err := dpop.NewProof(env.DPoPKey(t, testenv.FAPIClient), dpop.ProofParams{Method: http.MethodPost, URL: env.URL + "/token", Now: now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantError(t, env.PostForm(t, nil, "/token", form, http.Header{"DPoP": {proof}}, nil), http.StatusBadRequest, "invalid_grant")
 	})
 	t.Run("fail/request_uri_expired", func(t *testing.T) {
 		f, _, _ := push(t, env, testenv.FAPIClient, nil)
@@ -270,10 +275,10 @@ func TestTokenRejects(t *testing.T) {
 	t.Run("fail/assertion_replayed", func(t *testing.T) {
 		a := env.Assertion(t, testenv.FAPIClient, nil)
 		form := url.Values{"grant_type": {"client_credentials"}, "client_assertion_type": {oauth.ClientAssertionTypeJWT}, "client_assertion": {a}}
-		if r := env.PostForm(t, nil, "/token", form, nil, nil); r.StatusCode != http.StatusOK {
+		if r := env.PostForm(t, nil, "/token", form, env.DPoPHeader(t, testenv.FAPIClient, "/token"), nil); r.StatusCode != http.StatusOK {
 			t.Fatalf("first use: %d", r.StatusCode)
 		}
-		wantError(t, env.PostForm(t, nil, "/token", form, nil, nil), http.StatusUnauthorized, "invalid_client")
+		wantError(t, env.PostForm(t, nil, "/token", form, env.DPoPHeader(t, testenv.FAPIClient, "/token"), nil), http.StatusUnauthorized, "invalid_client")
 	})
 	t.Run("fail/secret_client_wrong_secret", func(t *testing.T) {
 		r := env.PostForm(t, nil, "/token", url.Values{"grant_type": {"client_credentials"}},

@@ -3,6 +3,7 @@ package authorize
 import (
 	"context"
 	"crypto/rand"
+	"crypto/subtle"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/bulwarkauth/bulwark/internal/clients"
+	"github.com/bulwarkauth/bulwark/internal/dpop"
 	"github.com/bulwarkauth/bulwark/internal/oauth"
 	"github.com/bulwarkauth/bulwark/internal/store"
 	"github.com/bulwarkauth/bulwark/internal/telemetry"
@@ -30,6 +32,19 @@ type Service struct {
 	LoginTTL time.Duration
 	Now      func() time.Time
 	Metrics  *telemetry.Metrics
+	// DPoP verifies DPoP proofs sent to PAR; nil refuses them.
+	DPoP *dpop.Verifier
+}
+
+// PushRequest is a pushed authorization request, parsed by the handler.
+type PushRequest struct {
+	// Params are the form parameters.
+	Params url.Values
+	// DPoPProofs are the values of every DPoP header (RFC 9449 §10.1).
+	DPoPProofs []string
+	// EndpointURL is the configured external URL of the PAR endpoint (or
+	// its mTLS alias): the htu a proof must name.
+	EndpointURL string
 }
 
 func (s *Service) now() time.Time {
@@ -47,8 +62,11 @@ type PARResponse struct {
 
 // Push validates a pushed authorization request from an authenticated
 // client and stores it under a fresh request_uri (RFC 9126 §2).
-func (s *Service) Push(ctx context.Context, c *clients.Client, q url.Values) (*PARResponse, error) {
-	p, err := validate(c, q, true)
+func (s *Service) Push(ctx context.Context, c *clients.Client, req PushRequest) (*PARResponse, error) {
+	p, err := validate(c, req.Params, true)
+	if err == nil {
+		err = s.bindPushed(ctx, c, p, req)
+	}
 	if err != nil {
 		s.Metrics.PARRequest(errorCode(err))
 		return nil, err
@@ -62,6 +80,30 @@ func (s *Service) Push(ctx context.Context, c *clients.Client, q url.Values) (*P
 	}
 	s.Metrics.PARRequest("ok")
 	return &PARResponse{RequestURI: uri, ExpiresIn: int64(s.PARTTL / time.Second)}, nil
+}
+
+// bindPushed applies RFC 9449 §10.1: a DPoP proof sent with PAR is
+// verified like one at the token endpoint, and its key binds the code as
+// dpop_jkt would; when both are present they must name the same key
+// ("the authorization server MUST reject the request" otherwise).
+func (s *Service) bindPushed(ctx context.Context, c *clients.Client, p *Params, req PushRequest) error {
+	if len(req.DPoPProofs) == 0 {
+		return nil
+	}
+	if s.DPoP == nil {
+		return oauth.New(oauth.ErrInvalidDPoPProof, "DPoP is not supported")
+	}
+	proof, err := s.DPoP.Verify(ctx, dpop.Request{
+		Proofs: req.DPoPProofs, Method: "POST", URL: req.EndpointURL, Nonce: c.DPoPNoncePolicy(),
+	})
+	if err != nil {
+		return err
+	}
+	if p.DPoPJKT != "" && subtle.ConstantTimeCompare([]byte(p.DPoPJKT), []byte(proof.JKT)) != 1 {
+		return oauth.New(oauth.ErrInvalidDPoPProof, "dpop_jkt does not match the key of the DPoP proof")
+	}
+	p.DPoPJKT = proof.JKT
+	return nil
 }
 
 func errorCode(err error) string {

@@ -18,7 +18,7 @@ import (
 // push stores a pushed request for client with query changed by kv.
 func (e *env) push(t *testing.T, client string, kv ...string) string {
 	t.Helper()
-	res, err := e.svc.Push(context.Background(), e.clients[client], query(kv...))
+	res, err := e.svc.Push(context.Background(), e.clients[client], PushRequest{Params: query(kv...)})
 	if err != nil {
 		t.Fatalf("Push: %v", err)
 	}
@@ -49,7 +49,7 @@ func parseLocation(t *testing.T, loc string) (string, url.Values) {
 func TestPush(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
-	res, err := e.svc.Push(ctx, e.clients[fapiID], query())
+	res, err := e.svc.Push(ctx, e.clients[fapiID], PushRequest{Params: query()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,12 +68,12 @@ func TestPush(t *testing.T) {
 	if _, err := e.st.Requests.Get(ctx, res.RequestURI); err == nil {
 		t.Error("request_uri stored in the clear")
 	}
-	res2, err := e.svc.Push(ctx, e.clients[fapiID], query())
+	res2, err := e.svc.Push(ctx, e.clients[fapiID], PushRequest{Params: query()})
 	if err != nil || res2.RequestURI == res.RequestURI {
 		t.Errorf("second push: %+v, %v", res2, err)
 	}
 	// PAR errors are JSON errors, never pages or redirects.
-	_, err = e.svc.Push(ctx, e.clients[fapiID], query("code_challenge_method", "plain"))
+	_, err = e.svc.Push(ctx, e.clients[fapiID], PushRequest{Params: query("code_challenge_method", "plain")})
 	if errCode(t, err) != oauth.ErrInvalidRequest || isPage(err) {
 		t.Errorf("plain PKCE at PAR: %v", err)
 	}

@@ -7,6 +7,7 @@ import (
 	"net/url"
 
 	"github.com/bulwarkauth/bulwark/internal/clients"
+	"github.com/bulwarkauth/bulwark/internal/dpop"
 	"github.com/bulwarkauth/bulwark/internal/httpx"
 	"github.com/bulwarkauth/bulwark/internal/oauth"
 	"github.com/bulwarkauth/bulwark/internal/telemetry"
@@ -31,6 +32,11 @@ type Handler struct {
 	// PerIP and PerClient rate-limit the PAR endpoint; nil disables.
 	PerIP, PerClient *httpx.RateLimiter
 	Metrics          *telemetry.Metrics
+	// PARURL is the configured external URL of the PAR endpoint this
+	// handler serves (the mTLS alias on the mTLS listener).
+	PARURL string
+	// Certs finds client certificates; nil reads the TLS connection only.
+	Certs *httpx.CertSource
 }
 
 // PAR serves POST to the pushed authorization request endpoint
@@ -48,6 +54,9 @@ func (h *Handler) PAR(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if creds.Certificate, creds.Intermediates, err = h.Certs.Certificate(r); err != nil {
+		return err
+	}
 	if err := h.PerClient.Allow("par:" + creds.ClientID + creds.BasicID); err != nil {
 		return err
 	}
@@ -56,7 +65,12 @@ func (h *Handler) PAR(w http.ResponseWriter, r *http.Request) error {
 		countAuthFailure(h.Metrics, err)
 		return err
 	}
-	res, err := h.Service.Push(r.Context(), c, form)
+	proofs := r.Header.Values(dpop.HeaderName)
+	if v := h.Service.DPoP; v != nil && v.Nonces != nil && len(proofs) > 0 {
+		// RFC 9449 §8.2: a fresh nonce rides on every response.
+		w.Header().Set(dpop.NonceHeaderName, v.Nonces.Current())
+	}
+	res, err := h.Service.Push(r.Context(), c, PushRequest{Params: form, DPoPProofs: proofs, EndpointURL: h.PARURL})
 	if err != nil {
 		return err
 	}

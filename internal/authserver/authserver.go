@@ -35,13 +35,18 @@ type Server struct {
 	log     *slog.Logger
 	metrics *telemetry.Metrics
 	handler http.Handler
+	// mtlsHandler serves the dedicated mutual-TLS listener; nil when
+	// none is configured.
+	mtlsHandler http.Handler
 	// keys is the current signing-key view (keys.go), swapped whole by
 	// RefreshKeys; the token endpoints and JWKS read it per request.
 	keys atomic.Pointer[keyView]
-	// tokenTemplate and tokenHandler are the token service and handler
-	// without keys, copied into each view.
-	tokenTemplate *token.Service
-	tokenHandler  *token.Handler
+	// tokenTemplate, tokenHandler and mtlsTokenHandler are the token
+	// service and the handlers of the main and mutual-TLS listeners
+	// without keys, copied into each view; mtlsTokenHandler is nil
+	// without an mTLS listener.
+	tokenTemplate                  *token.Service
+	tokenHandler, mtlsTokenHandler *token.Handler
 }
 
 // New prepares the server: signing keys (created on first start), the
@@ -57,15 +62,29 @@ func New(ctx context.Context, cfg Config, st *store.Store, log *slog.Logger) (*S
 		return nil, err
 	}
 	metrics := telemetry.NewMetrics()
+	clientCAs, err := loadClientCAs(cfg.TLSClientCAFile)
+	if err != nil {
+		return nil, err
+	}
+	endpointURLs := []string{cfg.Issuer + discovery.PathToken, cfg.Issuer + discovery.PathPAR}
+	if cfg.MTLSBaseURL != "" {
+		endpointURLs = append(endpointURLs, cfg.MTLSBaseURL+discovery.PathToken, cfg.MTLSBaseURL+discovery.PathPAR)
+	}
 	registry := &clients.Registry{
 		Store:        st.Clients,
 		Replay:       st.Replay,
 		Secrets:      secret.NewVerifier(cfg.SecretCacheTTL, 10000, nil),
 		Issuer:       cfg.Issuer,
-		EndpointURLs: []string{cfg.Issuer + discovery.PathToken, cfg.Issuer + discovery.PathPAR},
+		EndpointURLs: endpointURLs,
 		FutureSkew:   cfg.ClockSkew,
+		ClientCAs:    clientCAs,
 		Now:          cfg.Now,
 	}
+	proofs, err := newDPoPVerifier(ctx, cfg, st)
+	if err != nil {
+		return nil, err
+	}
+	certs := &httpx.CertSource{Header: cfg.CertHeader, TrustedProxies: cfg.TrustedProxies}
 	scopes, err := seed(ctx, cfg, registry, st.Users)
 	if err != nil {
 		return nil, err
@@ -83,7 +102,7 @@ func New(ctx context.Context, cfg Config, st *store.Store, log *slog.Logger) (*S
 	}
 	authz := &authorize.Service{
 		Clients: registry, Store: st, Issuer: cfg.Issuer,
-		PARTTL: cfg.PARTTL, LoginTTL: cfg.LoginTTL, Metrics: metrics, Now: cfg.Now,
+		PARTTL: cfg.PARTTL, LoginTTL: cfg.LoginTTL, Metrics: metrics, Now: cfg.Now, DPoP: proofs,
 	}
 	base := strings.TrimSuffix(iss.Path, "/")
 	pages := &login.Pages{
@@ -94,19 +113,33 @@ func New(ctx context.Context, cfg Config, st *store.Store, log *slog.Logger) (*S
 	authzHandler := &authorize.Handler{
 		Service: authz, UI: pages, Log: log, Metrics: metrics,
 		PerIP: rl(cfg.RateLimits.PARPerIP), PerClient: rl(cfg.RateLimits.PARPerClient),
+		PARURL: cfg.Issuer + discovery.PathPAR, Certs: certs,
 	}
 	s.tokenTemplate = &token.Service{
 		Clients: registry, Store: st, Issuer: cfg.Issuer,
 		AccessTokenTTL: cfg.AccessTokenTTL, IDTokenTTL: cfg.IDTokenTTL, RefreshTokenTTL: cfg.RefreshTokenTTL,
-		Metrics: metrics, Now: cfg.Now,
+		Metrics: metrics, Now: cfg.Now, DPoP: proofs,
 	}
-	s.tokenHandler = &token.Handler{PerIP: rl(cfg.RateLimits.TokenPerIP), PerClient: rl(cfg.RateLimits.TokenPerClient)}
+	s.tokenHandler = &token.Handler{
+		PerIP: rl(cfg.RateLimits.TokenPerIP), PerClient: rl(cfg.RateLimits.TokenPerClient),
+		TokenURL: cfg.Issuer + discovery.PathToken, UserinfoURL: cfg.Issuer + discovery.PathUserinfo, Certs: certs,
+	}
+	if cfg.MTLSBaseURL != "" {
+		mt := *s.tokenHandler
+		mt.TokenURL, mt.UserinfoURL = cfg.MTLSBaseURL+discovery.PathToken, cfg.MTLSBaseURL+discovery.PathUserinfo
+		s.mtlsTokenHandler = &mt
+	}
 	view, err := s.newKeyView(plan(recs, s.now()))
 	if err != nil {
 		return nil, err
 	}
 	s.keys.Store(view)
-	md := discovery.Metadata(cfg.Issuer, scopes, view.signer.Algorithms())
+
+	md := discovery.Metadata(discovery.Options{
+		Issuer: cfg.Issuer, Scopes: scopes, SigningAlgs: view.signer.Algorithms(),
+		DPoPAlgs: proofs.Algorithms, MTLSBaseURL: cfg.MTLSBaseURL,
+		Certificates: cfg.TLSCertFile != "" || cfg.CertHeader != "" || cfg.MTLSBaseURL != "",
+	})
 	mdHandler, err := discovery.Handler(md)
 	if err != nil {
 		return nil, err
@@ -128,27 +161,52 @@ func New(ctx context.Context, cfg Config, st *store.Store, log *slog.Logger) (*S
 	// RFC 8414 §3: the well-known segment goes between host and path.
 	route("GET /.well-known/oauth-authorization-server"+base, "discovery", mdHandler)
 	route("GET "+base+discovery.PathJWKS, "jwks", http.HandlerFunc(s.jwks))
-	route("POST "+base+discovery.PathPAR, "par", api(authzHandler.PAR))
+	// The endpoints a client calls with its own credentials, which the
+	// mTLS listener serves again under its own base URL. The token
+	// endpoints take the signing-key view current when the request
+	// arrives (keys.go), so a key refresh never changes keys mid-request.
+	clientEndpoints := func(mux *http.ServeMux, base string, authzHandler *authorize.Handler, tokens func() *token.Handler) {
+		route := func(pattern, name string, h http.Handler) { mux.Handle(pattern, metrics.Instrument(name, h)) }
+		route("POST "+base+discovery.PathPAR, "par", api(authzHandler.PAR))
+		route("POST "+base+discovery.PathToken, "token", api(func(w http.ResponseWriter, r *http.Request) error { return tokens().Token(w, r) }))
+		route("POST "+base+discovery.PathIntrospect, "introspect", api(func(w http.ResponseWriter, r *http.Request) error { return tokens().Introspect(w, r) }))
+		route("POST "+base+discovery.PathRevoke, "revoke", api(func(w http.ResponseWriter, r *http.Request) error { return tokens().Revoke(w, r) }))
+		userinfo := api(func(w http.ResponseWriter, r *http.Request) error { return tokens().Userinfo(w, r) })
+		route("GET "+base+discovery.PathUserinfo, "userinfo", userinfo)
+		route("POST "+base+discovery.PathUserinfo, "userinfo", userinfo)
+	}
+	clientEndpoints(mux, base, authzHandler, func() *token.Handler { return s.keys.Load().tokens })
 	route("GET "+base+discovery.PathAuthorize, "authorize", api(authzHandler.Authorize))
 	route("POST "+base+discovery.PathAuthorize, "authorize", api(authzHandler.Authorize))
 	route("POST "+base+discovery.PathLogin, "login", page(pages.HandleLogin))
 	route("POST "+base+discovery.PathConsent, "consent", page(pages.HandleConsent))
-	route("POST "+base+discovery.PathToken, "token", api(s.token))
-	route("POST "+base+discovery.PathIntrospect, "introspect", api(s.introspect))
-	route("POST "+base+discovery.PathRevoke, "revoke", api(s.revoke))
-	route("GET "+base+discovery.PathUserinfo, "userinfo", api(s.userinfo))
-	route("POST "+base+discovery.PathUserinfo, "userinfo", api(s.userinfo))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.HandleFunc("GET /readyz", s.ready)
 	mux.Handle("GET /metrics", metrics.Handler())
-	s.handler = httpx.RequestIDs(httpx.SecurityHeaders(mux))
+	s.handler = httpx.RequestIDs(httpx.SecurityHeaders(certs.Strip(mux)))
+	if cfg.MTLSBaseURL != "" {
+		mu, err := url.Parse(cfg.MTLSBaseURL)
+		if err != nil {
+			return nil, fmt.Errorf("authserver: invalid mTLS base URL %q", cfg.MTLSBaseURL)
+		}
+		mbase := strings.TrimSuffix(mu.Path, "/")
+		ma := *authzHandler
+		ma.PARURL = cfg.MTLSBaseURL + discovery.PathPAR
+		mmux := http.NewServeMux()
+		clientEndpoints(mmux, mbase, &ma, func() *token.Handler { return s.keys.Load().mtlsTokens })
+		s.mtlsHandler = httpx.RequestIDs(httpx.SecurityHeaders(certs.Strip(mmux)))
+	}
 	return s, nil
 }
 
 // Handler returns the server's routed HTTP handler.
 func (s *Server) Handler() http.Handler { return s.handler }
+
+// MTLSHandler returns the handler of the dedicated mutual-TLS listener
+// (the endpoints of mtls_endpoint_aliases), nil when none is configured.
+func (s *Server) MTLSHandler() http.Handler { return s.mtlsHandler }
 
 // ready reports each storage dependency by name ("storage" for a single
 // back end; "postgres" and "redis" for an overlay), and 503 if any is
@@ -173,19 +231,64 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 	httpx.WriteJSON(w, code, status)
 }
 
-// Run listens on the configured address (with TLS when configured) and
-// serves until ctx is cancelled, then shuts down gracefully.
+// Run listens on the configured address (with TLS when configured), and on
+// the mutual-TLS address when one is configured, and serves until ctx is
+// cancelled, then shuts down gracefully.
 func (s *Server) Run(ctx context.Context) error {
 	ln, err := net.Listen("tcp", s.cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("authserver: listen: %w", err)
 	}
-	return s.Serve(ctx, ln)
+	if s.mtlsHandler == nil || s.cfg.MTLSListen == "" {
+		return s.Serve(ctx, ln)
+	}
+	mln, err := net.Listen("tcp", s.cfg.MTLSListen)
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("authserver: listen (mtls): %w", err)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errc := make(chan error, 2)
+	go func() { errc <- s.Serve(ctx, ln) }()
+	go func() { errc <- s.ServeMTLS(ctx, mln) }()
+	// Either listener failing stops both: a half-running server would
+	// advertise endpoints it does not serve.
+	err = <-errc
+	cancel()
+	if err2 := <-errc; err == nil {
+		err = err2
+	}
+	return err
 }
 
-// Serve serves on ln until ctx is cancelled.
+// Serve serves the main handler on ln until ctx is cancelled. With TLS
+// configured, the handshake requests but does not require a client
+// certificate (RFC 8705 §2: certificates are checked per client by the
+// application, so a browser without one still reaches the login page).
+//
+// While it serves, it reloads the signing keys every Config.KeyRefresh and
+// at each scheduled key change (keys.go).
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
-	srv := httpx.Server(s.handler, s.log)
+	refreshCtx, stopRefresh := context.WithCancel(ctx)
+	defer stopRefresh()
+	go s.runKeyRefresh(refreshCtx)
+	return s.serve(ctx, ln, s.handler, tls.RequestClientCert, "authorization server listening")
+}
+
+// ServeMTLS serves the mutual-TLS endpoints on ln, which must be a plain
+// TCP listener: TLS with a mandatory (but application-verified) client
+// certificate is added here.
+func (s *Server) ServeMTLS(ctx context.Context, ln net.Listener) error {
+	if s.mtlsHandler == nil || s.cfg.TLSCertFile == "" {
+		ln.Close()
+		return errors.New("authserver: the mTLS listener needs mtls.base_url and TLS")
+	}
+	return s.serve(ctx, ln, s.mtlsHandler, tls.RequireAnyClientCert, "mutual-TLS endpoints listening")
+}
+
+func (s *Server) serve(ctx context.Context, ln net.Listener, h http.Handler, clientAuth tls.ClientAuthType, msg string) error {
+	srv := httpx.Server(h, s.log)
 	if s.cfg.TLSCertFile != "" {
 		cert, err := tls.LoadX509KeyPair(s.cfg.TLSCertFile, s.cfg.TLSKeyFile)
 		if err != nil {
@@ -194,11 +297,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		}
 		srv.TLSConfig = httpx.TLSConfig()
 		srv.TLSConfig.Certificates = []tls.Certificate{cert}
+		srv.TLSConfig.ClientAuth = clientAuth
 	}
-	s.log.Info("authorization server listening", slog.String("addr", ln.Addr().String()), slog.String("issuer", s.cfg.Issuer))
-	refreshCtx, stopRefresh := context.WithCancel(ctx)
-	defer stopRefresh()
-	go s.runKeyRefresh(refreshCtx)
+	s.log.Info(msg, slog.String("addr", ln.Addr().String()), slog.String("issuer", s.cfg.Issuer))
 	return httpx.Serve(ctx, srv, ln, 15*time.Second)
 }
 

@@ -1,6 +1,7 @@
 package authserver
 
 import (
+	"net/netip"
 	"time"
 
 	"github.com/bulwarkauth/bulwark/internal/clients"
@@ -16,8 +17,30 @@ type Config struct {
 	Issuer string
 	// Listen is the TCP address to serve on.
 	Listen string
-	// TLSCertFile and TLSKeyFile enable TLS; both or neither.
+	// TLSCertFile and TLSKeyFile enable TLS; both or neither. The TLS
+	// listener requests, but does not require, a client certificate.
 	TLSCertFile, TLSKeyFile string
+	// TLSClientCAFile is a PEM bundle of the CAs tls_client_auth
+	// certificates must chain to; empty trusts none.
+	TLSClientCAFile string
+	// MTLSListen and MTLSBaseURL run a dedicated mutual-TLS listener,
+	// advertised through mtls_endpoint_aliases (RFC 8705 §5); empty runs
+	// none.
+	MTLSListen, MTLSBaseURL string
+	// CertHeader names the header a TLS-terminating proxy forwards the
+	// client certificate in; it is believed only from TrustedProxies and
+	// removed from every other request. Empty disables it.
+	CertHeader     string
+	TrustedProxies []netip.Prefix
+
+	// DPoPMaxAge and DPoPMaxFuture bound a proof's iat; default 60 s and
+	// 10 s.
+	DPoPMaxAge, DPoPMaxFuture time.Duration
+	// DPoPNonceLifetime is the nonce time step; defaults to 5 minutes.
+	DPoPNonceLifetime time.Duration
+	// DPoPNonceSecret keys the server nonces and must be the same on every
+	// node; empty derives it from the shared ES256 signing key.
+	DPoPNonceSecret []byte
 
 	// AccessTokenTTL defaults to 5 minutes.
 	AccessTokenTTL time.Duration
@@ -119,6 +142,9 @@ func (c Config) withDefaults() Config {
 	def(&c.ClockSkew, 10*time.Second)
 	def(&c.SecretCacheTTL, 5*time.Minute)
 	def(&c.RateLimits.Window, time.Minute)
+	def(&c.DPoPMaxAge, 60*time.Second)
+	def(&c.DPoPMaxFuture, 10*time.Second)
+	def(&c.DPoPNonceLifetime, 5*time.Minute)
 	def(&c.KeyRefresh, 30*time.Second)
 	return c
 }

@@ -27,8 +27,10 @@ type keyView struct {
 	signer *jose.Signer
 	public *jose.KeySet
 	tokens *token.Handler
-	jwks   http.Handler
-	next   time.Time // zero: nothing scheduled
+	// mtlsTokens serves the mutual-TLS listener; nil without one.
+	mtlsTokens *token.Handler
+	jwks       http.Handler
+	next       time.Time // zero: nothing scheduled
 }
 
 // schedule is the outcome of applying the key rules to the stored records
@@ -219,30 +221,19 @@ func (s *Server) newKeyView(sc schedule) (*keyView, error) {
 	}
 	svc := *s.tokenTemplate // copied: views share nothing mutable
 	svc.Signer, svc.Keys = signer, public
+	v := &keyView{signer: signer, public: public, jwks: jwks, next: sc.next}
 	h := *s.tokenHandler
 	h.Service = &svc
-	return &keyView{signer: signer, public: public, tokens: &h, jwks: jwks, next: sc.next}, nil
+	v.tokens = &h
+	if s.mtlsTokenHandler != nil {
+		m := *s.mtlsTokenHandler
+		m.Service = &svc
+		v.mtlsTokens = &m
+	}
+	return v, nil
 }
 
-// The endpoints that sign or publish keys take the key view current when
-// the request arrives, so a refresh never changes keys mid-request.
-
-func (s *Server) token(w http.ResponseWriter, r *http.Request) error {
-	return s.keys.Load().tokens.Token(w, r)
-}
-
-func (s *Server) introspect(w http.ResponseWriter, r *http.Request) error {
-	return s.keys.Load().tokens.Introspect(w, r)
-}
-
-func (s *Server) revoke(w http.ResponseWriter, r *http.Request) error {
-	return s.keys.Load().tokens.Revoke(w, r)
-}
-
-func (s *Server) userinfo(w http.ResponseWriter, r *http.Request) error {
-	return s.keys.Load().tokens.Userinfo(w, r)
-}
-
+// jwks serves the JWKS of the key view current when the request arrives.
 func (s *Server) jwks(w http.ResponseWriter, r *http.Request) { s.keys.Load().jwks.ServeHTTP(w, r) }
 
 // runKeyRefresh calls RefreshKeys every KeyRefresh, and at the moment a

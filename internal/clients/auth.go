@@ -3,6 +3,7 @@ package clients
 import (
 	"context"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/base64"
 	"errors"
 	"net/url"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/bulwarkauth/bulwark/internal/jose"
+	"github.com/bulwarkauth/bulwark/internal/mtls"
 	"github.com/bulwarkauth/bulwark/internal/oauth"
 	"github.com/bulwarkauth/bulwark/internal/store"
 )
@@ -30,6 +32,14 @@ type Credentials struct {
 	// AssertionType and Assertion are the RFC 7521 §4.2 parameters.
 	AssertionType string
 	Assertion     string
+	// Certificate is the client certificate of the TLS connection (or the
+	// one a trusted proxy forwarded), nil when none was presented. It
+	// authenticates only clients registered for tls_client_auth or
+	// self_signed_tls_client_auth; for others it may still bind tokens.
+	Certificate *x509.Certificate
+	// Intermediates are the other certificates the client sent, used to
+	// build the chain for tls_client_auth.
+	Intermediates []*x509.Certificate
 }
 
 // ParseCredentials extracts credentials from the Authorization header value
@@ -100,6 +110,7 @@ const (
 	ReasonBadAssertion  = "bad_assertion"
 	ReasonReplayed      = "replayed_assertion"
 	ReasonMalformed     = "malformed"
+	ReasonBadCert       = "bad_certificate"
 )
 
 // AuthError is an authentication failure with a metric reason. It unwraps
@@ -163,6 +174,11 @@ func (r *Registry) Authenticate(ctx context.Context, creds Credentials) (*Client
 	if err != nil {
 		return nil, oauth.Unavailable(err)
 	}
+	if method == oauth.AuthNone && c.UsesMTLS() {
+		// RFC 8705 §2: the client is identified by client_id and
+		// authenticated by the TLS client certificate alone.
+		method = c.AuthMethod
+	}
 	if c.AuthMethod != method {
 		return nil, fail(ReasonWrongMethod, "client authentication failed", errors.New("method "+method+" presented, "+c.AuthMethod+" registered"))
 	}
@@ -173,6 +189,10 @@ func (r *Registry) Authenticate(ctx context.Context, creds Credentials) (*Client
 		err = r.checkSecret(c, creds.PostSecret)
 	case oauth.AuthPrivateKeyJWT:
 		err = r.checkAssertion(ctx, c, assertion)
+	case oauth.AuthTLSClientAuth:
+		err = r.checkPKICertificate(c, creds)
+	case oauth.AuthSelfSignedTLSClientAuth:
+		err = r.checkSelfSigned(ctx, c, creds)
 	}
 	if err != nil {
 		// Never hand back a client that failed authentication.
@@ -189,6 +209,54 @@ func (r *Registry) checkSecret(c *Client, presented string) error {
 		return fail(ReasonBadSecret, "client authentication failed", err)
 	}
 	return nil
+}
+
+// checkPKICertificate applies tls_client_auth (RFC 8705 §2.1): the
+// certificate chains to a configured client CA and carries the subject or
+// SAN the client registered.
+func (r *Registry) checkPKICertificate(c *Client, creds Credentials) error {
+	if creds.Certificate == nil {
+		return fail(ReasonBadCert, "a client certificate is required", mtls.ErrNoCertificate)
+	}
+	if err := mtls.VerifyChain(creds.Certificate, creds.Intermediates, r.ClientCAs, r.now()); err != nil {
+		return fail(ReasonBadCert, "client certificate not trusted", err)
+	}
+	if !c.tlsSubject().Matches(creds.Certificate) {
+		return fail(ReasonBadCert, "client certificate does not match the registration", mtls.ErrSubject)
+	}
+	return nil
+}
+
+// checkSelfSigned applies self_signed_tls_client_auth (RFC 8705 §2.2): the
+// certificate is one registered in the client's JWKS (x5c). An unknown
+// certificate refetches a jwks_uri once, as a rotated key would.
+func (r *Registry) checkSelfSigned(ctx context.Context, c *Client, creds Credentials) error {
+	if creds.Certificate == nil {
+		return fail(ReasonBadCert, "a client certificate is required", mtls.ErrNoCertificate)
+	}
+	for _, refresh := range []bool{false, true} {
+		if refresh && c.JWKSURI == "" {
+			break
+		}
+		keys, err := r.keySet(ctx, c, refresh)
+		if err != nil {
+			return fail(ReasonBadCert, "client keys unavailable", err)
+		}
+		var registered []string
+		for _, k := range keys.Keys() {
+			if tps := k.CertificateThumbprints(); len(tps) > 0 {
+				registered = append(registered, tps[0])
+			}
+		}
+		err = mtls.MatchSelfSigned(creds.Certificate, registered, r.now())
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, mtls.ErrNotRegistered) {
+			return fail(ReasonBadCert, "client certificate not accepted", err)
+		}
+	}
+	return fail(ReasonBadCert, "client certificate is not registered", mtls.ErrNotRegistered)
 }
 
 // Assertion lifetime rules. An assertion is used once, right after it is

@@ -8,7 +8,9 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/bulwarkauth/bulwark/internal/dpop"
 	"github.com/bulwarkauth/bulwark/internal/jose"
+	"github.com/bulwarkauth/bulwark/internal/mtls"
 	"github.com/bulwarkauth/bulwark/internal/oauth"
 )
 
@@ -29,6 +31,24 @@ type Client struct {
 	// means the issuer.
 	Audience []string `json:"access_token_audience,omitempty"`
 
+	// The tls_client_auth registration (RFC 8705 §2.1.2): exactly one is
+	// set for that method, none otherwise.
+	TLSClientAuthSubjectDN string `json:"tls_client_auth_subject_dn,omitempty"`
+	TLSClientAuthSANDNS    string `json:"tls_client_auth_san_dns,omitempty"`
+	TLSClientAuthSANURI    string `json:"tls_client_auth_san_uri,omitempty"`
+	TLSClientAuthSANIP     string `json:"tls_client_auth_san_ip,omitempty"`
+	TLSClientAuthSANEmail  string `json:"tls_client_auth_san_email,omitempty"`
+	// TLSClientCertificateBoundAccessTokens binds the client's access
+	// tokens to its TLS client certificate (RFC 8705 §3.4) when it sends
+	// no DPoP proof.
+	TLSClientCertificateBoundAccessTokens bool `json:"tls_client_certificate_bound_access_tokens,omitempty"`
+	// DPoPBoundAccessTokens means the client always uses DPoP: token
+	// requests without a proof are refused (RFC 9449 §5.2).
+	DPoPBoundAccessTokens bool `json:"dpop_bound_access_tokens,omitempty"`
+	// DPoPNonce overrides the profile's server-nonce policy for this
+	// client: "off", "optional" or "required"; empty keeps the profile's.
+	DPoPNonce string `json:"dpop_nonce,omitempty"`
+
 	profile    *Profile
 	keys       *jose.KeySet
 	secretHash string
@@ -46,6 +66,34 @@ func (c *Client) AllowsGrant(grantType string) bool { return slices.Contains(c.G
 
 // Keys returns the client's inline JWKS, nil when it uses jwks_uri.
 func (c *Client) Keys() *jose.KeySet { return c.keys }
+
+// UsesMTLS reports whether the client authenticates with its TLS client
+// certificate (RFC 8705 §2).
+func (c *Client) UsesMTLS() bool {
+	return c.AuthMethod == oauth.AuthTLSClientAuth || c.AuthMethod == oauth.AuthSelfSignedTLSClientAuth
+}
+
+// tlsSubject is the client's tls_client_auth registration.
+func (c *Client) tlsSubject() mtls.Subject {
+	return mtls.Subject{
+		DN: c.TLSClientAuthSubjectDN, DNS: c.TLSClientAuthSANDNS, URI: c.TLSClientAuthSANURI,
+		IP: c.TLSClientAuthSANIP, Email: c.TLSClientAuthSANEmail,
+	}
+}
+
+// DPoPNoncePolicy is the server-nonce policy for the client's DPoP proofs
+// (RFC 9449 §8): the client's own setting, else its profile's.
+func (c *Client) DPoPNoncePolicy() dpop.NoncePolicy {
+	if p, ok := noncePolicies[c.DPoPNonce]; ok && c.DPoPNonce != "" {
+		return p
+	}
+	return c.profile.DPoPNonce
+}
+
+// noncePolicies maps the dpop_nonce metadata values to policies.
+var noncePolicies = map[string]dpop.NoncePolicy{
+	"off": dpop.NonceOff, "optional": dpop.NonceOptional, "required": dpop.NonceRequired,
+}
 
 // IDTokenAlg is the algorithm the client's ID tokens are signed with.
 func (c *Client) IDTokenAlg() string {
@@ -110,7 +158,7 @@ func (c *Client) Validate() []FieldError {
 			add(fmt.Sprintf("redirect_uris[%d]", i), "%s", msg)
 		}
 	}
-	if c.AuthMethod == oauth.AuthPrivateKeyJWT {
+	if c.AuthMethod == oauth.AuthPrivateKeyJWT || c.AuthMethod == oauth.AuthSelfSignedTLSClientAuth {
 		switch {
 		case len(c.JWKS) > 0 && c.JWKSURI != "":
 			add("jwks", "set either jwks or jwks_uri, not both")
@@ -127,13 +175,36 @@ func (c *Client) Validate() []FieldError {
 				add("jwks_uri", "must be an https URL")
 			}
 		default:
-			add("jwks", "private_key_jwt needs jwks or jwks_uri")
+			add("jwks", "%s needs jwks or jwks_uri", c.AuthMethod)
 		}
+	}
+	if c.AuthMethod == oauth.AuthSelfSignedTLSClientAuth && c.keys != nil && !hasCertificate(c.keys) {
+		add("jwks", "self_signed_tls_client_auth needs a key with an x5c certificate")
+	}
+	sub := c.tlsSubject()
+	if c.AuthMethod == oauth.AuthTLSClientAuth {
+		if err := sub.Validate(); err != nil {
+			add("tls_client_auth_subject_dn", "%v", err)
+		}
+	} else if sub != (mtls.Subject{}) {
+		add("tls_client_auth_subject_dn", "the tls_client_auth_* keys apply only to tls_client_auth")
+	}
+	if _, ok := noncePolicies[c.DPoPNonce]; c.DPoPNonce != "" && !ok {
+		add("dpop_nonce", "must be off, optional or required")
 	}
 	if c.IDTokenSignedResponseAlg != "" && !slices.Contains(p.SigningAlgs, c.IDTokenSignedResponseAlg) {
 		add("id_token_signed_response_alg", "must be one of %s", strings.Join(p.SigningAlgs, ", "))
 	}
 	return errs
+}
+
+func hasCertificate(ks *jose.KeySet) bool {
+	for _, k := range ks.Keys() {
+		if len(k.CertificateThumbprints()) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // checkRedirectURI applies RFC 9700 §2.1 and FAPI 2.0 SP §5.3.2.2-8: an

@@ -126,8 +126,11 @@ func TestValidate(t *testing.T) {
 // TestProfilesPolicy pins the policy table that the endpoints read.
 func TestProfilesPolicy(t *testing.T) {
 	f, s := Profiles[ProfileFAPI2], Profiles[ProfileStandard]
-	if !cmp.Equal(f.AuthMethods, []string{oauth.AuthPrivateKeyJWT}) {
-		t.Errorf("fapi2 auth methods = %v, want only private_key_jwt (FAPI 2.0 SP §5.3.2.1-3, -6)", f.AuthMethods)
+	if !cmp.Equal(f.AuthMethods, []string{oauth.AuthPrivateKeyJWT, oauth.AuthTLSClientAuth, oauth.AuthSelfSignedTLSClientAuth}) {
+		t.Errorf("fapi2 auth methods = %v, want only private_key_jwt and the mTLS methods (FAPI 2.0 SP §5.3.2.1-3, -6)", f.AuthMethods)
+	}
+	if !f.RequireSenderConstrainedTokens || s.RequireSenderConstrainedTokens {
+		t.Errorf("sender-constrained tokens required: fapi2 %v, standard %v; want true, false (FAPI 2.0 SP §5.3.2.1-4)", f.RequireSenderConstrainedTokens, s.RequireSenderConstrainedTokens)
 	}
 	for _, p := range []*Profile{f, s} {
 		if !cmp.Equal(p.SigningAlgs, []string{jose.PS256, jose.ES256, jose.EdDSA}) {

@@ -4,6 +4,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/bulwarkauth/bulwark/internal/dpop"
 	"github.com/bulwarkauth/bulwark/internal/jose"
 	"github.com/bulwarkauth/bulwark/internal/oauth"
 )
@@ -45,29 +46,34 @@ type Profile struct {
 	// (FAPI 2.0 SP §5.3.2.1-4): without a DPoP proof or client certificate
 	// the token request fails.
 	RequireSenderConstrainedTokens bool
+	// DPoPNonce is the default server-nonce policy for DPoP proofs of the
+	// profile's clients (RFC 9449 §8); a client may override it.
+	DPoPNonce dpop.NoncePolicy
 }
 
 // Profiles is the built-in policy table.
 var Profiles = map[string]*Profile{
 	ProfileStandard: {
 		Name:                        ProfileStandard,
-		AuthMethods:                 []string{oauth.AuthNone, oauth.AuthClientSecretBasic, oauth.AuthClientSecretPost, oauth.AuthPrivateKeyJWT},
+		AuthMethods:                 []string{oauth.AuthNone, oauth.AuthClientSecretBasic, oauth.AuthClientSecretPost, oauth.AuthPrivateKeyJWT, oauth.AuthTLSClientAuth, oauth.AuthSelfSignedTLSClientAuth},
 		RequirePAR:                  false,
 		SigningAlgs:                 jose.FAPIAlgorithms,
 		AssertionAudienceIssuerOnly: false,
 		CodeTTL:                     60 * time.Second,
 		RotateRefreshTokens:         true,
 		RefreshReuseGrace:           10 * time.Second,
+		DPoPNonce:                   dpop.NonceOptional,
 	},
 	ProfileFAPI2: {
 		Name:                           ProfileFAPI2,
-		AuthMethods:                    []string{oauth.AuthPrivateKeyJWT},
+		AuthMethods:                    []string{oauth.AuthPrivateKeyJWT, oauth.AuthTLSClientAuth, oauth.AuthSelfSignedTLSClientAuth},
 		RequirePAR:                     true,
 		SigningAlgs:                    jose.FAPIAlgorithms,
 		AssertionAudienceIssuerOnly:    true,
 		CodeTTL:                        60 * time.Second,
 		RotateRefreshTokens:            false,
-		RequireSenderConstrainedTokens: false, // becomes true with DPoP and mTLS support
+		RequireSenderConstrainedTokens: true,
+		DPoPNonce:                      dpop.NonceOptional,
 	},
 }
 

@@ -2,6 +2,7 @@ package clients
 
 import (
 	"context"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -47,6 +48,9 @@ type Registry struct {
 	// FutureSkew is how far an assertion's iat/nbf may lie in the future;
 	// 0 means 10 s.
 	FutureSkew time.Duration
+	// ClientCAs are the roots tls_client_auth certificates must chain to;
+	// nil trusts none, so tls_client_auth always fails.
+	ClientCAs *x509.CertPool
 
 	mu sync.Mutex
 	// cache and remote are guarded by mu.

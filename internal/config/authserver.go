@@ -29,18 +29,25 @@ func (f *File) AuthServer() (authserver.Config, error) {
 	}
 	t, r := f.Tokens, f.RateLimits
 	cfg := authserver.Config{
-		Issuer:          f.Issuer,
-		Listen:          f.Listen,
-		TLSCertFile:     f.TLS.CertFile,
-		TLSKeyFile:      f.TLS.KeyFile,
-		AccessTokenTTL:  t.AccessTokenTTL,
-		IDTokenTTL:      t.IDTokenTTL,
-		RefreshTokenTTL: t.RefreshTokenTTL,
-		PARTTL:          t.PARTTL,
-		LoginTTL:        t.LoginTTL,
-		SessionTTL:      t.SessionTTL,
-		ClockSkew:       t.ClockSkew,
-		SecretCacheTTL:  t.SecretCacheTTL,
+		Issuer:            f.Issuer,
+		Listen:            f.Listen,
+		TLSCertFile:       f.TLS.CertFile,
+		TLSKeyFile:        f.TLS.KeyFile,
+		TLSClientCAFile:   f.TLS.ClientCAFile,
+		MTLSListen:        f.MTLS.Listen,
+		MTLSBaseURL:       f.MTLS.BaseURL,
+		CertHeader:        f.MTLS.ProxyHeader,
+		DPoPMaxAge:        f.DPoP.MaxAge,
+		DPoPMaxFuture:     f.DPoP.MaxFuture,
+		DPoPNonceLifetime: f.DPoP.NonceLifetime,
+		AccessTokenTTL:    t.AccessTokenTTL,
+		IDTokenTTL:        t.IDTokenTTL,
+		RefreshTokenTTL:   t.RefreshTokenTTL,
+		PARTTL:            t.PARTTL,
+		LoginTTL:          t.LoginTTL,
+		SessionTTL:        t.SessionTTL,
+		ClockSkew:         t.ClockSkew,
+		SecretCacheTTL:    t.SecretCacheTTL,
 		RateLimits: authserver.RateLimits{
 			Window:         r.Window,
 			LoginPerIP:     r.LoginPerIP,
@@ -49,6 +56,10 @@ func (f *File) AuthServer() (authserver.Config, error) {
 			PARPerClient:   r.PARPerClient,
 			PARPerIP:       r.PARPerIP,
 		},
+	}
+	cfg.TrustedProxies, _ = parsePrefixes(f.MTLS.TrustedProxies)
+	if f.DPoP.NonceSecret != "" {
+		cfg.DPoPNonceSecret = []byte(f.DPoP.NonceSecret)
 	}
 	for _, c := range f.Clients {
 		cfg.Clients = append(cfg.Clients, authserver.StaticClient{Client: cloneClient(c.Metadata), Secret: c.Secret})

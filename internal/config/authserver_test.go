@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"log/slog"
+	"net/netip"
 	"reflect"
 	"testing"
 	"time"
@@ -25,8 +26,12 @@ func TestAuthServer(t *testing.T) {
 	}
 	want := authserver.Config{
 		Issuer: "https://auth.example.com/tenant", Listen: "0.0.0.0:8443",
-		TLSCertFile: "/etc/bulwark/tls.crt", TLSKeyFile: "/etc/bulwark/tls.key",
-		AccessTokenTTL: 2 * time.Minute, IDTokenTTL: 3 * time.Minute, RefreshTokenTTL: 24 * time.Hour,
+		TLSCertFile: "/etc/bulwark/tls.crt", TLSKeyFile: "/etc/bulwark/tls.key", TLSClientCAFile: "/etc/bulwark/client-ca.pem",
+		MTLSListen: "0.0.0.0:9443", MTLSBaseURL: "https://mtls.auth.example.com/tenant",
+		CertHeader: "X-Client-Cert", TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.0.2.10/32")},
+		DPoPMaxAge: 45 * time.Second, DPoPMaxFuture: 15 * time.Second, DPoPNonceLifetime: 2 * time.Minute,
+		DPoPNonceSecret: []byte("a-shared-nonce-secret-of-32-chars-or-more"),
+		AccessTokenTTL:  2 * time.Minute, IDTokenTTL: 3 * time.Minute, RefreshTokenTTL: 24 * time.Hour,
 		PARTTL: 90 * time.Second, LoginTTL: 15 * time.Minute, SessionTTL: time.Hour,
 		ClockSkew: 20 * time.Second, SecretCacheTTL: time.Minute,
 		RateLimits: authserver.RateLimits{Window: 30 * time.Second, LoginPerIP: 5, TokenPerClient: 100, TokenPerIP: 200, PARPerClient: 50, PARPerIP: 60},
@@ -41,7 +46,7 @@ func TestAuthServer(t *testing.T) {
 		}},
 		{Username: "bob", Password: "builder-password", Claims: map[string]any{"name": "Bob"}},
 	}
-	if diff := cmp.Diff(want, got, cmpopts.IgnoreUnexported(clients.Client{}), cmpopts.IgnoreFields(authserver.Config{}, "Now")); diff != "" {
+	if diff := cmp.Diff(want, got, cmpopts.IgnoreUnexported(clients.Client{}), cmpopts.IgnoreFields(authserver.Config{}, "Now"), cmpopts.EquateComparable(netip.Prefix{})); diff != "" {
 		t.Errorf("AuthServer (-want +got):\n%s", diff)
 	}
 	if got.Now != nil {
@@ -80,6 +85,9 @@ func TestCloneClientSharesNothing(t *testing.T) {
 		switch f.Kind() {
 		case reflect.String:
 			f.SetString("x")
+		case reflect.Bool:
+			// A value: copied by any assignment.
+			f.SetBool(true)
 		case reflect.Slice:
 			s := reflect.MakeSlice(f.Type(), 1, 1)
 			if s.Index(0).Kind() == reflect.String {

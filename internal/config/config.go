@@ -58,6 +58,10 @@ type File struct {
 	Tokens Tokens `yaml:"tokens"`
 	// RateLimits bounds requests per client IP and per client.
 	RateLimits RateLimits `yaml:"rate_limits"`
+	// DPoP configures the checks of DPoP proofs (RFC 9449) and the server nonces.
+	DPoP DPoP `yaml:"dpop"`
+	// MTLS configures mutual-TLS client authentication and certificate-bound tokens (RFC 8705).
+	MTLS MTLS `yaml:"mtls"`
 	// Clients are registered at every start, overwriting stored
 	// registrations with the same client_id. Each entry uses the RFC 7591
 	// metadata names (client_id, client_name, profile,
@@ -85,6 +89,35 @@ type TLS struct {
 	CertFile string `yaml:"cert_file"`
 	// KeyFile is the PEM private key of the leaf certificate.
 	KeyFile string `yaml:"key_file"`
+	// ClientCAFile is a PEM bundle of the CAs that tls_client_auth client certificates must chain to; empty trusts none (self_signed_tls_client_auth still works).
+	ClientCAFile string `yaml:"client_ca_file"`
+}
+
+// DPoP configures proof checking. Proofs are accepted from MaxAge in the
+// past to MaxFuture in the future; each jti is remembered that long.
+type DPoP struct {
+	// MaxAge is how old a proof's iat may be; at most 300s.
+	MaxAge time.Duration `yaml:"max_age"`
+	// MaxFuture is how far in the future a proof's iat may lie; FAPI 2.0 requires 10s to 60s.
+	MaxFuture time.Duration `yaml:"max_future"`
+	// NonceLifetime is the time step of server nonces (RFC 9449 §8); a nonce is accepted for up to twice this.
+	NonceLifetime time.Duration `yaml:"nonce_lifetime"`
+	// NonceSecret keys the nonces; every node of a cluster needs the same one (at least 32 characters). Empty derives it from the shared signing keys.
+	NonceSecret string `yaml:"nonce_secret"`
+}
+
+// MTLS configures the dedicated mutual-TLS listener and certificates
+// forwarded by a TLS-terminating proxy. The main TLS listener always
+// requests (never requires) a client certificate.
+type MTLS struct {
+	// Listen is the address of a dedicated mutual-TLS listener (tls must be configured); empty runs none.
+	Listen string `yaml:"listen"`
+	// BaseURL is the external https base URL of that listener, advertised in mtls_endpoint_aliases.
+	BaseURL string `yaml:"base_url"`
+	// ProxyHeader names the header in which a TLS-terminating proxy forwards the client certificate (URL-escaped PEM, PEM or base64 DER); empty ignores such headers.
+	ProxyHeader string `yaml:"proxy_header"`
+	// TrustedProxies are the IP addresses or CIDR ranges whose ProxyHeader is believed; from anyone else the header is removed.
+	TrustedProxies []string `yaml:"trusted_proxies"`
 }
 
 // Storage selects the back end.
@@ -93,7 +126,7 @@ type Storage struct {
 	Driver string `yaml:"driver"`
 	// DSN is the back end's data source: for sqlite the database file path, for postgres a postgres:// URL (pool_max_conns, connect_timeout, statement_timeout and search_path are URL parameters).
 	DSN string `yaml:"dsn"`
-	// MigrateOnStart applies pending schema migrations when the server starts; with false the schema must already be current (bulwark migrate).
+	// MigrateOnStart applies pending postgres schema migrations when the server starts; with false the schema must already be current (bulwark migrate). SQLite always migrates on open.
 	MigrateOnStart bool `yaml:"migrate_on_start"`
 }
 
@@ -203,6 +236,7 @@ func Default() *File {
 			SecretCacheTTL:  5 * time.Minute,
 		},
 		RateLimits: RateLimits{Window: time.Minute, LoginPerIP: 20},
+		DPoP:       DPoP{MaxAge: 60 * time.Second, MaxFuture: 10 * time.Second, NonceLifetime: 5 * time.Minute},
 	}
 }
 

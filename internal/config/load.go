@@ -329,7 +329,16 @@ func (d *decoder) value(n *yaml.Node, v reflect.Value, path string) {
 		for i, item := range n.Content {
 			ip := fmt.Sprintf("%s[%d]", path, i)
 			d.origin[ip] = d.at(item.Line)
-			list.Index(i).Addr().Interface().(entryDecoder).decodeEntry(d, item, ip)
+			if ed, ok := list.Index(i).Addr().Interface().(entryDecoder); ok {
+				ed.decodeEntry(d, item, ip)
+				continue
+			}
+			// A list of scalars, such as mtls.trusted_proxies.
+			if item = resolve(item); item.Kind != yaml.ScalarNode {
+				d.add(ip, item.Line, "must be a single value, not a list or mapping")
+			} else if msg := setScalar(list.Index(i), item.Value); msg != "" {
+				d.add(ip, item.Line, "%s", msg)
+			}
 		}
 		v.Set(list)
 		return

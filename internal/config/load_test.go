@@ -45,7 +45,7 @@ func TestLoadFull(t *testing.T) {
 	want := &File{
 		Issuer:  "https://auth.example.com/tenant",
 		Listen:  "0.0.0.0:8443",
-		TLS:     TLS{CertFile: "/etc/bulwark/tls.crt", KeyFile: "/etc/bulwark/tls.key"},
+		TLS:     TLS{CertFile: "/etc/bulwark/tls.crt", KeyFile: "/etc/bulwark/tls.key", ClientCAFile: "/etc/bulwark/client-ca.pem"},
 		Storage: Storage{Driver: DriverPostgres, DSN: "postgres://bulwark@db.internal:5432/bulwark?pool_max_conns=20"},
 		Cache:   Cache{Driver: CacheRedis, URL: "rediss://cache.internal:6380/2", Prefix: "tenant-a:"},
 		Log:     Log{Level: "debug"},
@@ -55,6 +55,8 @@ func TestLoadFull(t *testing.T) {
 			ClockSkew: 20 * time.Second, SecretCacheTTL: time.Minute,
 		},
 		RateLimits: RateLimits{Window: 30 * time.Second, LoginPerIP: 5, TokenPerClient: 100, TokenPerIP: 200, PARPerClient: 50, PARPerIP: 60},
+		DPoP:       DPoP{MaxAge: 45 * time.Second, MaxFuture: 15 * time.Second, NonceLifetime: 2 * time.Minute, NonceSecret: "a-shared-nonce-secret-of-32-chars-or-more"},
+		MTLS:       MTLS{Listen: "0.0.0.0:9443", BaseURL: "https://mtls.auth.example.com/tenant", ProxyHeader: "X-Client-Cert", TrustedProxies: []string{"10.0.0.0/8", "192.0.2.10"}},
 		Clients: []Client{
 			{Metadata: clients.Client{
 				ID: "bank-app", Name: "Bank App", ProfileName: clients.ProfileFAPI2, AuthMethod: oauth.AuthPrivateKeyJWT,
@@ -296,6 +298,8 @@ func TestEnvOverridesEveryKey(t *testing.T) {
 				value, want = "false", false
 			case reflect.TypeFor[time.Duration]():
 				value, want = "7s", 7*time.Second
+			case reflect.TypeFor[[]string]():
+				value, want = `["192.0.2.1", "10.0.0.0/8"]`, []string{"192.0.2.1", "10.0.0.0/8"}
 			case reflect.TypeFor[[]Client]():
 				value = `[{"client_id": "from-env", "scopes": ["openid"]}]`
 				want = []Client{{Metadata: clients.Client{ID: "from-env", Scopes: oauth.Scopes{"openid"}}}}

@@ -42,6 +42,8 @@ func (f *File) Validate() error {
 	v.log()
 	v.tokens()
 	v.rateLimits()
+	v.dpop()
+	v.mtls()
 	v.clients()
 	v.users()
 	return v.problems.err()

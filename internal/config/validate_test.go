@@ -103,6 +103,45 @@ func TestValidate(t *testing.T) {
 		}, wantKeys: []string{"cache.driver"}},
 		{name: "ok/cache-none-ignores-url", mutate: func(f *File) { f.Cache.URL, f.Cache.Prefix = "", "" }},
 		{name: "fail/storage-sqlite-without-dsn", mutate: func(f *File) { f.Storage.DSN = "" }, wantKeys: []string{"storage.dsn"}},
+		{name: "fail/dpop-max-age", mutate: func(f *File) { f.DPoP.MaxAge = 10 * time.Minute }, wantKeys: []string{"dpop.max_age"}},
+		{name: "fail/dpop-max-future-short", mutate: func(f *File) { f.DPoP.MaxFuture = 5 * time.Second }, wantKeys: []string{"dpop.max_future"}},
+		{name: "fail/dpop-max-future-long", mutate: func(f *File) { f.DPoP.MaxFuture = 61 * time.Second }, wantKeys: []string{"dpop.max_future"}},
+		{name: "fail/dpop-nonce-lifetime", mutate: func(f *File) { f.DPoP.NonceLifetime = time.Second }, wantKeys: []string{"dpop.nonce_lifetime"}},
+		{name: "fail/dpop-nonce-secret-short", mutate: func(f *File) { f.DPoP.NonceSecret = "short" }, wantKeys: []string{"dpop.nonce_secret"}},
+		{name: "ok/dpop-nonce-secret", mutate: func(f *File) { f.DPoP.NonceSecret = strings.Repeat("s", 32) }},
+		{name: "fail/mtls-listen-without-tls", mutate: func(f *File) { f.MTLS.Listen, f.MTLS.BaseURL = ":8443", "https://mtls.example" }, wantKeys: []string{"mtls.listen"}},
+		{name: "fail/mtls-listen-without-base-url", mutate: func(f *File) {
+			f.Issuer, f.TLS = "https://a.example", TLS{CertFile: "c.pem", KeyFile: "k.pem"}
+			f.MTLS.Listen = ":8443"
+		}, wantKeys: []string{"mtls.base_url"}},
+		{name: "fail/mtls-base-url-http", mutate: func(f *File) {
+			f.Issuer, f.TLS = "https://a.example", TLS{CertFile: "c.pem", KeyFile: "k.pem"}
+			f.MTLS.Listen, f.MTLS.BaseURL = ":8443", "http://mtls.example"
+		}, wantKeys: []string{"mtls.base_url"}},
+		{name: "fail/mtls-base-url-without-listen", mutate: func(f *File) { f.MTLS.BaseURL = "https://mtls.example" }, wantKeys: []string{"mtls.listen"}},
+		{name: "ok/mtls-listener", mutate: func(f *File) {
+			f.Issuer, f.TLS = "https://a.example", TLS{CertFile: "c.pem", KeyFile: "k.pem"}
+			f.MTLS.Listen, f.MTLS.BaseURL = ":8443", "https://mtls.a.example"
+		}},
+		{name: "fail/mtls-proxy-header-without-proxies", mutate: func(f *File) { f.MTLS.ProxyHeader = "X-Client-Cert" }, wantKeys: []string{"mtls.trusted_proxies"}},
+		{name: "fail/mtls-proxy-header-name", mutate: func(f *File) {
+			f.MTLS.ProxyHeader, f.MTLS.TrustedProxies = "X Client: Cert", []string{"10.0.0.1"}
+		}, wantKeys: []string{"mtls.proxy_header"}},
+		{name: "fail/mtls-trusted-proxy", mutate: func(f *File) { f.MTLS.TrustedProxies = []string{"10.0.0.0/8", "not-an-ip"} }, wantKeys: []string{"mtls.trusted_proxies"}},
+		{name: "ok/mtls-proxy", mutate: func(f *File) {
+			f.MTLS.ProxyHeader, f.MTLS.TrustedProxies = "X-Client-Cert", []string{"10.0.0.0/8", "::1"}
+		}},
+		{name: "fail/client-tls-auth-without-subject", mutate: func(f *File) {
+			f.Clients[0].Metadata.AuthMethod, f.Clients[0].Metadata.JWKS = oauth.AuthTLSClientAuth, nil
+		}, wantKeys: []string{"clients[0].tls_client_auth_subject_dn"}},
+		{name: "ok/client-tls-auth", mutate: func(f *File) {
+			f.Clients[0].Metadata.AuthMethod, f.Clients[0].Metadata.JWKS = oauth.AuthTLSClientAuth, nil
+			f.Clients[0].Metadata.TLSClientAuthSANDNS = "app.bank.example"
+		}},
+		{name: "fail/client-self-signed-without-x5c", mutate: func(f *File) {
+			f.Clients[0].Metadata.AuthMethod = oauth.AuthSelfSignedTLSClientAuth
+		}, wantKeys: []string{"clients[0].jwks"}},
+		{name: "fail/client-dpop-nonce", mutate: func(f *File) { f.Clients[0].Metadata.DPoPNonce = "sometimes" }, wantKeys: []string{"clients[0].dpop_nonce"}},
 		{name: "fail/log-level", mutate: func(f *File) { f.Log.Level = "verbose" }, wantKeys: []string{"log.level"}},
 		{name: "fail/log-level-offset", mutate: func(f *File) { f.Log.Level = "info+2" }, wantKeys: []string{"log.level"}},
 		{name: "fail/ttl-zero", mutate: func(f *File) { f.Tokens.AccessTokenTTL = 0 }, wantKeys: []string{"tokens.access_token_ttl"}},

@@ -3,6 +3,7 @@ package discovery
 import (
 	"encoding/json"
 	"net/http"
+	"slices"
 
 	"github.com/bulwarkauth/bulwark/internal/jose"
 	"github.com/bulwarkauth/bulwark/internal/oauth"
@@ -21,16 +22,54 @@ const (
 	PathConsent    = "/consent"
 )
 
-// Metadata returns the server metadata for issuer.
-func Metadata(issuer string, scopes []string, signingAlgs []string) *oauth.ServerMetadata {
-	authMethods := []string{oauth.AuthPrivateKeyJWT, oauth.AuthClientSecretBasic, oauth.AuthClientSecretPost, oauth.AuthNone}
+// Options are what the metadata depends on besides the fixed endpoint
+// paths.
+type Options struct {
+	// Issuer is the issuer identifier; every endpoint lies below it.
+	Issuer string
+	// Scopes are advertised as scopes_supported.
+	Scopes []string
+	// SigningAlgs are the algorithms ID tokens can be signed with.
+	SigningAlgs []string
+	// DPoPAlgs are the accepted DPoP proof algorithms; empty means DPoP is
+	// not offered.
+	DPoPAlgs []string
+	// Certificates reports whether client certificates can reach the
+	// server (TLS, or a trusted proxy's header); only then are the mTLS
+	// methods and certificate-bound tokens advertised.
+	Certificates bool
+	// MTLSBaseURL is the base URL of the dedicated mTLS listener; when set,
+	// mtls_endpoint_aliases point the token, PAR, userinfo, introspection
+	// and revocation endpoints there (RFC 8705 §5).
+	MTLSBaseURL string
+}
+
+// Metadata returns the server metadata for o.
+func Metadata(o Options) *oauth.ServerMetadata {
+	issuer, scopes, signingAlgs := o.Issuer, o.Scopes, o.SigningAlgs
+	authMethods := []string{oauth.AuthPrivateKeyJWT, oauth.AuthClientSecretBasic, oauth.AuthClientSecretPost}
+	if o.Certificates {
+		authMethods = append(authMethods, oauth.AuthTLSClientAuth, oauth.AuthSelfSignedTLSClientAuth)
+	}
+	confidential := slices.Clone(authMethods)
+	authMethods = append(authMethods, oauth.AuthNone)
+	var aliases *oauth.MTLSEndpointAliases
+	if b := o.MTLSBaseURL; b != "" {
+		aliases = &oauth.MTLSEndpointAliases{
+			TokenEndpoint: b + PathToken, PushedAuthorizationRequestEndpoint: b + PathPAR,
+			UserinfoEndpoint: b + PathUserinfo, IntrospectionEndpoint: b + PathIntrospect, RevocationEndpoint: b + PathRevoke,
+		}
+	}
 	return &oauth.ServerMetadata{
-		Issuer:                             issuer,
-		AuthorizationEndpoint:              issuer + PathAuthorize,
-		TokenEndpoint:                      issuer + PathToken,
-		JWKSURI:                            issuer + PathJWKS,
-		UserinfoEndpoint:                   issuer + PathUserinfo,
-		PushedAuthorizationRequestEndpoint: issuer + PathPAR,
+		DPoPSigningAlgValuesSupported:         o.DPoPAlgs,
+		TLSClientCertificateBoundAccessTokens: o.Certificates,
+		MTLSEndpointAliases:                   aliases,
+		Issuer:                                issuer,
+		AuthorizationEndpoint:                 issuer + PathAuthorize,
+		TokenEndpoint:                         issuer + PathToken,
+		JWKSURI:                               issuer + PathJWKS,
+		UserinfoEndpoint:                      issuer + PathUserinfo,
+		PushedAuthorizationRequestEndpoint:    issuer + PathPAR,
 		// PAR is required per client (fapi2 profile), not server-wide;
 		// RFC 9126 §5 lets the client metadata carry it.
 		RequirePushedAuthorizationRequests:         false,
@@ -44,7 +83,7 @@ func Metadata(issuer string, scopes []string, signingAlgs []string) *oauth.Serve
 		IDTokenSigningAlgValuesSupported:           signingAlgs,
 		TokenEndpointAuthMethodsSupported:          authMethods,
 		TokenEndpointAuthSigningAlgValuesSupported: jose.FAPIAlgorithms,
-		IntrospectionEndpointAuthMethodsSupported:  authMethods[:3],
+		IntrospectionEndpointAuthMethodsSupported:  confidential,
 		RevocationEndpointAuthMethodsSupported:     authMethods,
 		CodeChallengeMethodsSupported:              []string{"S256"},
 		ClaimsSupported:                            []string{"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "name", "email", "email_verified", "preferred_username"},

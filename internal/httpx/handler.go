@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -50,7 +51,7 @@ func WriteError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	for k, v := range oe.Header {
 		h.Set(k, v)
 	}
-	if status == http.StatusUnauthorized || oe.Scheme != "" {
+	if (status == http.StatusUnauthorized || oe.Scheme != "") && h.Get("WWW-Authenticate") == "" {
 		h.Set("WWW-Authenticate", Challenge(oe))
 	}
 	body := map[string]string{"error": oe.Code}
@@ -90,6 +91,18 @@ func Challenge(oe *oauth.Error) string {
 			b.WriteString(quoteSafe(sanitizeDescription(oe.Description)))
 			b.WriteString(`"`)
 		}
+	}
+	keys := make([]string, 0, len(oe.Params))
+	for k := range oe.Params {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		b.WriteString(", ")
+		b.WriteString(k)
+		b.WriteString(`="`)
+		b.WriteString(quoteSafe(sanitizeDescription(oe.Params[k])))
+		b.WriteString(`"`)
 	}
 	return b.String()
 }

@@ -14,6 +14,11 @@ const (
 	AuthClientSecretBasic = "client_secret_basic"
 	AuthClientSecretPost  = "client_secret_post"
 	AuthPrivateKeyJWT     = "private_key_jwt"
+	// AuthTLSClientAuth is PKI mutual TLS (RFC 8705 §2.1).
+	AuthTLSClientAuth = "tls_client_auth"
+	// AuthSelfSignedTLSClientAuth is self-signed certificate mutual TLS
+	// (RFC 8705 §2.2).
+	AuthSelfSignedTLSClientAuth = "self_signed_tls_client_auth"
 )
 
 // ClientAssertionTypeJWT is the client_assertion_type of RFC 7523 §2.2.

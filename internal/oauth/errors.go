@@ -48,6 +48,9 @@ type Error struct {
 	// Header carries extra response headers the error requires, such as
 	// Retry-After on 429 or DPoP-Nonce on use_dpop_nonce.
 	Header map[string]string
+	// Params are extra auth-params of the WWW-Authenticate challenge, such
+	// as algs for DPoP (RFC 9449 §7.1).
+	Params map[string]string
 	Cause  error
 }
 

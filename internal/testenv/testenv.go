@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/json"
 	"io"
@@ -16,17 +18,21 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/bulwarkauth/bulwark/internal/authserver"
 	"github.com/bulwarkauth/bulwark/internal/clients"
+	"github.com/bulwarkauth/bulwark/internal/dpop"
+	"github.com/bulwarkauth/bulwark/internal/httpx"
 	"github.com/bulwarkauth/bulwark/internal/jose"
 	"github.com/bulwarkauth/bulwark/internal/oauth"
 	"github.com/bulwarkauth/bulwark/internal/store"
 	"github.com/bulwarkauth/bulwark/internal/store/memory"
 	"github.com/bulwarkauth/bulwark/internal/store/sqlite"
 	"github.com/bulwarkauth/bulwark/internal/telemetry"
+	"github.com/bulwarkauth/bulwark/internal/testenv/testca"
 )
 
 // Test identities every Env has.
@@ -35,14 +41,25 @@ const (
 	UserPassword = "correct-horse-battery"
 	UserEmail    = "alice@example.com"
 
-	FAPIClient     = "fapi-client"  // fapi2, private_key_jwt
-	FAPIClient2    = "fapi-client2" // fapi2, private_key_jwt, other key
+	FAPIClient  = "fapi-client"  // fapi2, private_key_jwt
+	FAPIClient2 = "fapi-client2" // fapi2, private_key_jwt, other key
+	// NonceClient is a fapi2 private_key_jwt client whose DPoP proofs must
+	// carry a server nonce (dpop_nonce: required).
+	NonceClient    = "nonce-client"
 	SecretClient   = "secret-client"
 	ClientSecret   = "secret-client-secret-0123456789"
 	PublicClient   = "public-client"
 	RedirectURI    = "https://app.example/cb"
 	LoopbackURI    = "http://127.0.0.1/cb"
 	ResourceClient = "resource-server"
+
+	// MTLSClient is a fapi2 client with tls_client_auth: its certificate
+	// (Env.ClientCert) is issued by Env.CA for the SAN MTLSClientDNS.
+	MTLSClient    = "mtls-client"
+	MTLSClientDNS = "mtls-client.example"
+	// SelfSignedClient is a fapi2 client with self_signed_tls_client_auth:
+	// its self-signed certificate is registered in its JWKS (x5c).
+	SelfSignedClient = "self-signed-client"
 )
 
 // Env is a running authorization server with its test clients.
@@ -50,15 +67,79 @@ type Env struct {
 	// URL is where this server listens; requests go here.
 	URL string
 	// Issuer is the issuer identifier, which client assertions name as
-	// their audience. It equals URL except for the nodes of StartNodes,
-	// which share the first node's issuer as if behind one balancer.
+	// their audience and DPoP proofs as their htu. It equals URL except
+	// for the nodes of StartNodes, which share the first node's issuer as
+	// if behind one balancer.
 	Issuer string
-	Server *authserver.Server
-	Store  *store.Store
+	// MTLSURL is the base URL of the dedicated mutual-TLS listener, empty
+	// unless Options.MTLS.
+	MTLSURL string
+	// CA issued the server's TLS certificate and the MTLSClient
+	// certificate, and is the server's client CA.
+	CA *testca.CA
+	// ClientCerts holds the certificates of MTLSClient and
+	// SelfSignedClient.
+	ClientCerts map[string]*testca.Leaf
+	Server      *authserver.Server
+	Store       *store.Store
 	// Keys holds each private_key_jwt client's signing key.
 	Keys map[string]*jose.PrivateKey
-	// Now is the clock tests may move via Advance; nil-safe.
+	// HTTP is a browser-like client (cookie jar, no redirects).
 	HTTP *http.Client
+
+	// serverCert is the TLS certificate of the listeners when TLS is on.
+	serverCert *testca.Leaf
+
+	mu sync.Mutex
+	// dpopKeys holds each client's DPoP key, made on first use; guarded
+	// by mu.
+	dpopKeys map[string]*jose.PrivateKey
+	// first is the first node of a StartNodes deployment, whose DPoP keys
+	// every node uses; nil for it and for Start.
+	first *Env
+}
+
+// DPoPKey returns client's DPoP proof key (ES256), the same on every call.
+func (e *Env) DPoPKey(t testing.TB, client string) *jose.PrivateKey {
+	t.Helper()
+	if e.first != nil {
+		// A client keeps its DPoP key whichever node it reaches.
+		return e.first.DPoPKey(t, client)
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if k, ok := e.dpopKeys[client]; ok {
+		return k
+	}
+	k, err := jose.GenerateKey(jose.ES256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.dpopKeys == nil {
+		e.dpopKeys = map[string]*jose.PrivateKey{}
+	}
+	e.dpopKeys[client] = k
+	return k
+}
+
+// Proof returns a fresh DPoP proof by client's DPoP key for method and
+// path below the issuer, with ath when accessToken is set and nonce when
+// set.
+func (e *Env) Proof(t testing.TB, client, method, path, accessToken, nonce string) string {
+	t.Helper()
+	p, err := dpop.NewProof(e.DPoPKey(t, client), dpop.ProofParams{
+		Method: method, URL: e.Issuer + path, AccessToken: accessToken, Nonce: nonce,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// DPoPHeader returns a header holding a fresh POST proof for path.
+func (e *Env) DPoPHeader(t testing.TB, client, path string) http.Header {
+	t.Helper()
+	return http.Header{dpop.HeaderName: {e.Proof(t, client, http.MethodPost, path, "", "")}}
 }
 
 // Options tune Start.
@@ -69,6 +150,12 @@ type Options struct {
 	Config func(*authserver.Config)
 	// Log receives server logs; nil discards them.
 	Log io.Writer
+	// TLS serves https with a certificate from Env.CA; the handshake
+	// requests, but does not require, a client certificate.
+	TLS bool
+	// MTLS also runs the dedicated mutual-TLS listener (implies TLS) and
+	// advertises it in mtls_endpoint_aliases.
+	MTLS bool
 	// Store, when set, opens the server's store (and arranges its
 	// cleanup); it takes precedence over SQLite. StartNodes calls it once
 	// per node, so each node has its own connections to shared back
@@ -79,24 +166,25 @@ type Options struct {
 // Start runs a server on a loopback listener until the test ends.
 func Start(t testing.TB, opts Options) *Env {
 	t.Helper()
-	return startNode(t, opts, "", nil)
+	return startNode(t, opts, nil)
 }
 
 // StartNodes runs n servers that share opts.Store's back ends, one issuer
-// (the first node's URL) and the test clients' keys: a deployment of n
-// nodes behind a balancer, where each test request picks its node.
+// (the first node's URL), the test CA and the test clients' keys and
+// certificates: a deployment of n nodes behind a balancer, where each
+// test request picks its node.
 func StartNodes(t testing.TB, n int, opts Options) []*Env {
 	t.Helper()
-	nodes := []*Env{startNode(t, opts, "", nil)}
+	nodes := []*Env{startNode(t, opts, nil)}
 	for range n - 1 {
-		nodes = append(nodes, startNode(t, opts, nodes[0].Issuer, nodes[0].Keys))
+		nodes = append(nodes, startNode(t, opts, nodes[0]))
 	}
 	return nodes
 }
 
-// startNode is Start with an issuer and client keys to share; empty and
-// nil mean the node's own URL and fresh keys.
-func startNode(t testing.TB, opts Options, issuer string, keys map[string]*jose.PrivateKey) *Env {
+// startNode is Start for a node of the deployment of first; nil first
+// starts a deployment of its own.
+func startNode(t testing.TB, opts Options, first *Env) *Env {
 	t.Helper()
 	ctx := context.Background()
 	var st *store.Store
@@ -120,32 +208,87 @@ func startNode(t testing.TB, opts Options, issuer string, keys map[string]*jose.
 	if err != nil {
 		t.Fatal(err)
 	}
-	self := "http://" + ln.Addr().String()
-	if issuer == "" {
-		issuer = self
+	opts.TLS = opts.TLS || opts.MTLS
+	scheme := "http://"
+	if opts.TLS {
+		scheme = "https://"
 	}
-	env := &Env{URL: self, Issuer: issuer, Store: st, Keys: map[string]*jose.PrivateKey{}}
-	cfg := authserver.Config{Issuer: issuer, Listen: ln.Addr().String()}
-	for _, id := range []string{FAPIClient, FAPIClient2, ResourceClient} {
-		k := keys[id]
+	self := scheme + ln.Addr().String()
+	env := &Env{URL: self, Issuer: self, Store: st, Keys: map[string]*jose.PrivateKey{}, ClientCerts: map[string]*testca.Leaf{}}
+	if first != nil {
+		env.first = first
+		env.Issuer, env.CA, env.Keys, env.ClientCerts = first.Issuer, first.CA, first.Keys, first.ClientCerts
+	} else {
+		env.CA = testca.New("Bulwark test CA")
+	}
+	cfg := authserver.Config{Issuer: env.Issuer, Listen: ln.Addr().String()}
+	caFile := filepath.Join(t.TempDir(), "client-ca.pem")
+	if err := os.WriteFile(caFile, env.CA.PEM(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg.TLSClientCAFile = caFile
+	if opts.TLS {
+		// httptest terminates TLS with this certificate; the files tell
+		// the server it runs behind TLS, as `bulwark serve` would.
+		env.serverCert = env.CA.Issue(testca.Options{Server: true, IPs: []net.IP{net.IPv4(127, 0, 0, 1)}, DNS: []string{"localhost"}})
+		cfg.TLSCertFile, cfg.TLSKeyFile = filepath.Join(t.TempDir(), "tls.crt"), filepath.Join(t.TempDir(), "tls.key")
+		if err := os.WriteFile(cfg.TLSCertFile, env.serverCert.CertPEM(), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(cfg.TLSKeyFile, env.serverCert.KeyPEM(), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var mln net.Listener
+	if opts.MTLS {
+		if mln, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+			t.Fatal(err)
+		}
+		env.MTLSURL = "https://" + mln.Addr().String()
+		cfg.MTLSListen, cfg.MTLSBaseURL = mln.Addr().String(), env.MTLSURL
+	}
+	if first == nil {
+		env.ClientCerts[MTLSClient] = env.CA.Issue(testca.Options{Subject: pkix.Name{CommonName: MTLSClient}, DNS: []string{MTLSClientDNS}})
+		env.ClientCerts[SelfSignedClient] = testca.SelfSigned(testca.Options{Subject: pkix.Name{CommonName: SelfSignedClient}})
+	}
+	selfSigned := env.ClientCerts[SelfSignedClient]
+	mtlsGrants := []string{oauth.GrantAuthorizationCode, oauth.GrantRefreshToken, oauth.GrantClientCredentials}
+	cfg.Clients = append(cfg.Clients,
+		authserver.StaticClient{Client: clients.Client{
+			ID: MTLSClient, Name: "mTLS Client", ProfileName: clients.ProfileFAPI2, AuthMethod: oauth.AuthTLSClientAuth,
+			TLSClientAuthSANDNS: MTLSClientDNS, TLSClientCertificateBoundAccessTokens: true,
+			RedirectURIs: []string{RedirectURI}, GrantTypes: mtlsGrants, Scopes: oauth.NewScopes("openid", "profile", "email", "accounts"),
+		}},
+		authserver.StaticClient{Client: clients.Client{
+			ID: SelfSignedClient, Name: "Self-signed Client", ProfileName: clients.ProfileFAPI2, AuthMethod: oauth.AuthSelfSignedTLSClientAuth,
+			JWKS: certJWKS(t, selfSigned), TLSClientCertificateBoundAccessTokens: true,
+			RedirectURIs: []string{RedirectURI}, GrantTypes: mtlsGrants, Scopes: oauth.NewScopes("openid", "profile", "email", "accounts"),
+		}},
+	)
+	for _, id := range []string{FAPIClient, FAPIClient2, NonceClient, ResourceClient} {
+		k := env.Keys[id]
 		if k == nil {
 			var err error
 			if k, err = jose.GenerateKey(jose.ES256); err != nil {
 				t.Fatal(err)
 			}
+			env.Keys[id] = k
 		}
-		env.Keys[id] = k
 		jwks, _ := json.Marshal(map[string]any{"keys": []any{k.Public()}})
 		profile := clients.ProfileFAPI2
 		if id == ResourceClient {
 			profile = clients.ProfileStandard
 		}
-		cfg.Clients = append(cfg.Clients, authserver.StaticClient{Client: clients.Client{
+		c := clients.Client{
 			ID: id, Name: "Test " + id, ProfileName: profile, AuthMethod: oauth.AuthPrivateKeyJWT,
 			JWKS: jwks, RedirectURIs: []string{RedirectURI, LoopbackURI},
 			GrantTypes: []string{oauth.GrantAuthorizationCode, oauth.GrantRefreshToken, oauth.GrantClientCredentials},
 			Scopes:     oauth.NewScopes("openid", "profile", "email", "accounts"),
-		}})
+		}
+		if id == NonceClient {
+			c.DPoPNonce = "required"
+		}
+		cfg.Clients = append(cfg.Clients, authserver.StaticClient{Client: c})
 	}
 	cfg.Clients = append(cfg.Clients,
 		authserver.StaticClient{Secret: ClientSecret, Client: clients.Client{
@@ -166,6 +309,9 @@ func startNode(t testing.TB, opts Options, issuer string, keys map[string]*jose.
 	if opts.Config != nil {
 		opts.Config(&cfg)
 	}
+	// A test may move the issuer (to a host name, say); assertions and
+	// proofs follow it.
+	env.Issuer = cfg.Issuer
 	var w io.Writer = io.Discard
 	if opts.Log != nil {
 		w = opts.Log
@@ -179,10 +325,70 @@ func startNode(t testing.TB, opts Options, issuer string, keys map[string]*jose.
 	}
 	env.Server = srv
 	hs := &httptest.Server{Listener: ln, Config: &http.Server{Handler: srv.Handler()}}
-	hs.Start()
+	if opts.TLS {
+		hs.TLS = env.serverTLS(tls.RequestClientCert)
+		hs.StartTLS()
+	} else {
+		hs.Start()
+	}
 	t.Cleanup(hs.Close)
+	if mln != nil {
+		ms := &httptest.Server{Listener: mln, Config: &http.Server{Handler: srv.MTLSHandler()}, TLS: env.serverTLS(tls.RequireAnyClientCert)}
+		ms.StartTLS()
+		t.Cleanup(ms.Close)
+	}
 	env.HTTP = NewBrowser()
+	if opts.TLS {
+		env.HTTP.Transport = env.Transport(nil)
+	}
 	return env
+}
+
+// serverTLS is the server side of the test listeners: Bulwark's TLS
+// settings with a certificate for 127.0.0.1 from the test CA.
+func (e *Env) serverTLS(clientAuth tls.ClientAuthType) *tls.Config {
+	c := httpx.TLSConfig()
+	c.Certificates = []tls.Certificate{e.serverCert.TLS()}
+	c.ClientAuth = clientAuth
+	return c
+}
+
+// Transport returns a transport that trusts the test CA and presents cert
+// as its client certificate (none when nil).
+func (e *Env) Transport(cert *testca.Leaf) *http.Transport {
+	c := &tls.Config{RootCAs: e.CA.Pool(), MinVersion: tls.VersionTLS12}
+	if cert != nil {
+		c.Certificates = []tls.Certificate{cert.TLS()}
+	}
+	return &http.Transport{TLSClientConfig: c}
+}
+
+// Client returns a plain HTTP client (no cookies, no redirects followed)
+// presenting cert, which may be nil.
+func (e *Env) Client(cert *testca.Leaf) *http.Client {
+	return &http.Client{
+		Transport:     e.Transport(cert),
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+}
+
+// certJWKS is a JWKS holding leaf's public key with leaf as its x5c.
+func certJWKS(t testing.TB, leaf *testca.Leaf) []byte {
+	t.Helper()
+	point, err := leaf.Key.PublicKey.Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b64 := base64.RawURLEncoding.EncodeToString
+	jwk := map[string]any{
+		"kty": "EC", "crv": "P-256", "x": b64(point[1:33]), "y": b64(point[33:]),
+		"x5c": []string{base64.StdEncoding.EncodeToString(leaf.Cert.Raw)},
+	}
+	b, err := json.Marshal(map[string]any{"keys": []any{jwk}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
 
 // NewBrowser returns an HTTP client with a cookie jar that does not follow
@@ -243,7 +449,14 @@ func RandomString(n int) string {
 // headers and decodes a JSON body into out (when non-nil).
 func (e *Env) PostForm(t testing.TB, c *http.Client, path string, form url.Values, header http.Header, out any) *http.Response {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodPost, e.URL+path, strings.NewReader(form.Encode()))
+	return e.PostFormURL(t, c, e.URL+path, form, header, out)
+}
+
+// PostFormURL is PostForm to an absolute URL, such as an mTLS alias.
+func (e *Env) PostFormURL(t testing.TB, c *http.Client, u string, form url.Values, header http.Header, out any) *http.Response {
+	t.Helper()
+	path := u
+	req, err := http.NewRequest(http.MethodPost, u, strings.NewReader(form.Encode()))
 	if err != nil {
 		t.Fatal(err)
 	}

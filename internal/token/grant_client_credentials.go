@@ -12,7 +12,7 @@ import (
 // (RFC 6749 §4.4.3).
 type clientCredentialsGrant struct{}
 
-func (clientCredentialsGrant) Exchange(ctx context.Context, s *Service, c *clients.Client, req *Request) (*Issue, error) {
+func (clientCredentialsGrant) Exchange(ctx context.Context, s *Service, c *clients.Client, req *Request, _ Confirmation) (*Issue, error) {
 	if c.Public() {
 		return nil, oauth.New(oauth.ErrUnauthorizedClient, "public clients cannot use client_credentials")
 	}

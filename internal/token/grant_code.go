@@ -2,6 +2,7 @@ package token
 
 import (
 	"context"
+	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"time"
@@ -14,7 +15,7 @@ import (
 // codeGrant redeems an authorization code (RFC 6749 §4.1.3).
 type codeGrant struct{}
 
-func (codeGrant) Exchange(ctx context.Context, s *Service, c *clients.Client, req *Request) (*Issue, error) {
+func (codeGrant) Exchange(ctx context.Context, s *Service, c *clients.Client, req *Request, cnf Confirmation) (*Issue, error) {
 	if req.Code == "" {
 		return nil, oauth.InvalidRequest("code is required")
 	}
@@ -57,6 +58,11 @@ func (codeGrant) Exchange(ctx context.Context, s *Service, c *clients.Client, re
 	// verifier is invalid_grant like a wrong one.
 	if !oauth.VerifyPKCE(d.CodeChallenge, req.CodeVerifier) {
 		return nil, oauth.InvalidGrant("code_verifier does not match the code_challenge")
+	}
+	// RFC 9449 §10: a code bound with dpop_jkt (or by the DPoP proof of
+	// its PAR request) is redeemed only with a proof of that key.
+	if d.DPoPJKT != "" && subtle.ConstantTimeCompare([]byte(d.DPoPJKT), []byte(cnf.JKT)) != 1 {
+		return nil, oauth.New(oauth.ErrInvalidDPoPProof, "the DPoP key does not match the one the authorization request was bound to")
 	}
 	now := s.now()
 	g := &store.Grant{

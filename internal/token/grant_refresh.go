@@ -2,6 +2,7 @@ package token
 
 import (
 	"context"
+	"crypto/subtle"
 	"errors"
 
 	"github.com/bulwarkauth/bulwark/internal/clients"
@@ -14,7 +15,7 @@ import (
 // forbids rotation; RFC 9700 §4.14.2 recommends it for public clients.
 type refreshGrant struct{}
 
-func (refreshGrant) Exchange(ctx context.Context, s *Service, c *clients.Client, req *Request) (*Issue, error) {
+func (refreshGrant) Exchange(ctx context.Context, s *Service, c *clients.Client, req *Request, cnf Confirmation) (*Issue, error) {
 	if req.RefreshToken == "" {
 		return nil, oauth.InvalidRequest("refresh_token is required")
 	}
@@ -32,6 +33,15 @@ func (refreshGrant) Exchange(ctx context.Context, s *Service, c *clients.Client,
 	// RFC 6749 §6: the refresh token is bound to the client it was issued to.
 	if rt.ClientID != c.ID {
 		return nil, oauth.InvalidGrant("refresh token was issued to another client")
+	}
+	bound, err := decodeRefreshBinding(rt.Params)
+	if err != nil {
+		return nil, oauth.ServerError(err)
+	}
+	// RFC 9449 §5: a public client's refresh token is bound to its DPoP
+	// key; only a proof of that key may use it.
+	if bound.JKT != "" && subtle.ConstantTimeCompare([]byte(bound.JKT), []byte(cnf.JKT)) != 1 {
+		return nil, oauth.New(oauth.ErrInvalidDPoPProof, "the refresh token is bound to another DPoP key")
 	}
 	g, err := s.Store.Grants.Get(ctx, rt.GrantID)
 	if errors.Is(err, store.ErrNotFound) {

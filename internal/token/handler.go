@@ -1,11 +1,15 @@
 package token
 
 import (
+	"errors"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/bulwarkauth/bulwark/internal/clients"
+	"github.com/bulwarkauth/bulwark/internal/dpop"
 	"github.com/bulwarkauth/bulwark/internal/httpx"
+	"github.com/bulwarkauth/bulwark/internal/jose"
 	"github.com/bulwarkauth/bulwark/internal/oauth"
 )
 
@@ -15,6 +19,31 @@ type Handler struct {
 	Service *Service
 	// PerIP and PerClient rate-limit the token endpoint; nil disables.
 	PerIP, PerClient *httpx.RateLimiter
+	// TokenURL and UserinfoURL are the configured external URLs of the
+	// endpoints this handler serves (the mTLS aliases on the mTLS
+	// listener): what DPoP proofs must name as htu.
+	TokenURL, UserinfoURL string
+	// Certs finds client certificates; nil reads the TLS connection only.
+	Certs *httpx.CertSource
+}
+
+// credentials parses the client credentials of r, its client certificate
+// included.
+func (h *Handler) credentials(r *http.Request, form url.Values) (clients.Credentials, error) {
+	creds, err := clients.ParseCredentials(r.Header.Get("Authorization"), form)
+	if err != nil {
+		return creds, err
+	}
+	creds.Certificate, creds.Intermediates, err = h.Certs.Certificate(r)
+	return creds, err
+}
+
+// withNonce adds a fresh DPoP-Nonce to responses to DPoP requests (RFC 9449
+// §8.2), so clients learn the next nonce without an extra round trip.
+func (h *Handler) withNonce(w http.ResponseWriter, r *http.Request) {
+	if v := h.Service.DPoP; v != nil && v.Nonces != nil && len(r.Header.Values(dpop.HeaderName)) > 0 {
+		w.Header().Set(dpop.NonceHeaderName, v.Nonces.Current())
+	}
 }
 
 // Token serves POST at the token endpoint.
@@ -26,7 +55,7 @@ func (h *Handler) Token(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	creds, err := clients.ParseCredentials(r.Header.Get("Authorization"), form)
+	creds, err := h.credentials(r, form)
 	if err != nil {
 		return err
 	}
@@ -43,7 +72,10 @@ func (h *Handler) Token(w http.ResponseWriter, r *http.Request) error {
 		ScopeSet:     form.Has("scope"),
 		Resource:     form["resource"],
 		Credentials:  creds,
+		DPoPProofs:   r.Header.Values(dpop.HeaderName),
+		EndpointURL:  h.TokenURL,
 	}
+	h.withNonce(w, r)
 	res, err := h.Service.Exchange(r.Context(), req)
 	if err != nil {
 		return err
@@ -58,7 +90,7 @@ func (h *Handler) Introspect(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	creds, err := clients.ParseCredentials(r.Header.Get("Authorization"), form)
+	creds, err := h.credentials(r, form)
 	if err != nil {
 		return err
 	}
@@ -76,7 +108,7 @@ func (h *Handler) Revoke(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	creds, err := clients.ParseCredentials(r.Header.Get("Authorization"), form)
+	creds, err := h.credentials(r, form)
 	if err != nil {
 		return err
 	}
@@ -88,41 +120,99 @@ func (h *Handler) Revoke(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// Userinfo serves GET and POST at the userinfo endpoint. The token is read
-// from the Authorization header only (RFC 6750 §2.1); a token in the query
-// is refused (FAPI 2.0 SP §5.3.4-2).
+// Userinfo serves GET and POST at the userinfo endpoint, a protected
+// resource: the token is read from the Authorization header only (RFC 6750
+// §2.1; a token in the query is refused, FAPI 2.0 SP §5.3.4-2), with the
+// Bearer or DPoP scheme, and its sender constraint is enforced.
 func (h *Handler) Userinfo(w http.ResponseWriter, r *http.Request) error {
 	if r.URL.Query().Has("access_token") {
 		return oauth.New(oauth.ErrInvalidRequest, "access tokens are accepted only in the Authorization header")
 	}
-	tok, ok := bearer(r.Header.Values("Authorization"))
-	if !ok {
-		// RFC 6750 §3.1: no credentials → 401 with a bare challenge.
-		return &oauth.Error{Code: oauth.ErrInvalidToken, Description: "an access token is required", Scheme: "Bearer"}
+	scheme, tok, err := authorization(r.Header.Values("Authorization"))
+	if errors.Is(err, errNoCredentials) {
+		// RFC 6750 §3.1 and RFC 9449 §7.2: without credentials the
+		// challenges carry no error code; both schemes are offered.
+		oe, _ := oauth.As(err)
+		c := *oe
+		c.Header = map[string]string{"WWW-Authenticate": `Bearer realm="bulwark", DPoP realm="bulwark", algs="` + strings.Join(h.dpopAlgs(), " ") + `"`}
+		return &c
 	}
-	claims, err := h.Service.Userinfo(r.Context(), tok)
 	if err != nil {
-		if oe, ok := oauth.As(err); ok && oe.Scheme == "" && (oe.Code == oauth.ErrInvalidToken || oe.Code == oauth.ErrInsufficientScope) {
-			c := *oe
-			c.Scheme = "Bearer"
-			return &c
-		}
+		return h.challenge(err)
+	}
+	cert, _, err := h.Certs.Certificate(r)
+	if err != nil {
 		return err
+	}
+	h.withNonce(w, r)
+	claims, err := h.Service.Userinfo(r.Context(), ResourceRequest{
+		Scheme: scheme, Token: tok, DPoPProofs: r.Header.Values(dpop.HeaderName),
+		Method: r.Method, URL: h.UserinfoURL, Certificate: cert,
+	})
+	if err != nil {
+		return h.challenge(err)
 	}
 	httpx.WriteJSON(w, http.StatusOK, claims)
 	return nil
 }
 
-// bearer extracts a Bearer token from exactly one Authorization header.
-// The scheme is case-insensitive (RFC 9110 §11.1).
-func bearer(values []string) (string, bool) {
-	if len(values) != 1 {
-		return "", false
+// challenge gives resource errors the WWW-Authenticate challenge of
+// RFC 6750 §3 and RFC 9449 §7.1: DPoP errors and failures of DPoP-bound
+// tokens challenge with DPoP and list the accepted algorithms; the rest
+// with Bearer.
+func (h *Handler) challenge(err error) error {
+	oe, ok := oauth.As(err)
+	if !ok || oe.Scheme != "" {
+		return err
+	}
+	switch oe.Code {
+	case oauth.ErrInvalidToken, oauth.ErrInsufficientScope, oauth.ErrInvalidDPoPProof, oauth.ErrUseDPoPNonce, oauth.ErrInvalidRequest:
+	default:
+		return err
+	}
+	c := *oe
+	c.Scheme = "Bearer"
+	if oe.Code == oauth.ErrInvalidDPoPProof || oe.Code == oauth.ErrUseDPoPNonce || errors.Is(oe, errDPoPScheme) {
+		c.Scheme = "DPoP"
+		c.Status = http.StatusUnauthorized
+		c.Params = map[string]string{"algs": strings.Join(h.dpopAlgs(), " ")}
+	}
+	return &c
+}
+
+func (h *Handler) dpopAlgs() []string {
+	if v := h.Service.DPoP; v != nil && v.Algorithms != nil {
+		return v.Algorithms
+	}
+	return jose.FAPIAlgorithms
+}
+
+// errNoCredentials marks a resource request without an Authorization
+// header.
+var errNoCredentials = errors.New("token: no access token presented")
+
+// authorization extracts the scheme and token from exactly one
+// Authorization header. The scheme is case-insensitive (RFC 9110 §11.1);
+// only Bearer and DPoP carry access tokens.
+func authorization(values []string) (string, string, error) {
+	switch len(values) {
+	case 0:
+		// RFC 6750 §3.1: no credentials → 401 with a bare challenge.
+		return "", "", &oauth.Error{Code: oauth.ErrInvalidToken, Description: "an access token is required", Status: http.StatusUnauthorized, Cause: errNoCredentials}
+	case 1:
+	default:
+		return "", "", oauth.InvalidRequest("more than one Authorization header")
 	}
 	scheme, tok, ok := strings.Cut(values[0], " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return "", false
-	}
 	tok = strings.TrimSpace(tok)
-	return tok, tok != "" && len(tok) <= 16<<10
+	if !ok || tok == "" || len(tok) > 16<<10 {
+		return "", "", oauth.New(oauth.ErrInvalidToken, "malformed Authorization header")
+	}
+	switch {
+	case strings.EqualFold(scheme, "Bearer"):
+		return oauth.TokenTypeBearer, tok, nil
+	case strings.EqualFold(scheme, "DPoP"):
+		return oauth.TokenTypeDPoP, tok, nil
+	}
+	return "", "", oauth.New(oauth.ErrInvalidToken, "the Authorization scheme must be Bearer or DPoP")
 }

@@ -54,14 +54,11 @@ func (s *Service) Introspect(ctx context.Context, creds clients.Credentials, tok
 		}
 		out := &Introspection{
 			Active: true, Scope: c.Scope, ClientID: c.ClientID, Subject: c.Subject,
-			TokenType: oauth.TokenTypeBearer, Exp: int64(*c.Expiry), Issuer: c.Issuer,
+			TokenType: confirmationOf(c.Cnf).tokenType(), Exp: int64(*c.Expiry), Issuer: c.Issuer,
 			Audience: aud, JTI: c.ID, AuthTime: c.AuthTime, Cnf: c.Cnf,
 		}
 		if c.IssuedAt != nil {
 			out.Iat = int64(*c.IssuedAt)
-		}
-		if c.Cnf != nil {
-			out.TokenType = oauth.TokenTypeDPoP
 		}
 		return out, nil
 	} else if !errors.Is(err, errInactive) {

@@ -6,11 +6,13 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/bulwarkauth/bulwark/internal/clients"
+	"github.com/bulwarkauth/bulwark/internal/dpop"
 	"github.com/bulwarkauth/bulwark/internal/jose"
 	"github.com/bulwarkauth/bulwark/internal/oauth"
 	"github.com/bulwarkauth/bulwark/internal/secret"
@@ -122,6 +124,10 @@ func newEnv(t testing.TB) *env {
 	return &env{st: st, clock: clk, svc: &Service{
 		Clients: reg, Store: st, Signer: jose.NewSigner(serverKey), Keys: jose.NewKeySet(serverKey.Public()),
 		Issuer: testIssuer, Now: clk.Now,
+		DPoP: &dpop.Verifier{
+			Replay: st.Replay, IsReplayed: func(err error) bool { return errors.Is(err, store.ErrReplayed) },
+			Nonces: dpop.NewNonces([]byte("token-test-nonce-secret-0123456789abcdef"), time.Minute), Now: clk.Now,
+		},
 	}}
 }
 

@@ -4,11 +4,13 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
 
 	"github.com/bulwarkauth/bulwark/internal/clients"
+	"github.com/bulwarkauth/bulwark/internal/dpop"
 	"github.com/bulwarkauth/bulwark/internal/jose"
 	"github.com/bulwarkauth/bulwark/internal/oauth"
 	"github.com/bulwarkauth/bulwark/internal/store"
@@ -28,12 +30,20 @@ type Request struct {
 	ScopeSet    bool
 	Resource    []string
 	Credentials clients.Credentials
+	// DPoPProofs are the values of every DPoP header of the request.
+	DPoPProofs []string
+	// EndpointURL is the configured external URL of the endpoint the
+	// request reached (the token endpoint or its mTLS alias): the htu a
+	// DPoP proof must name (RFC 9449 §4.3). It never comes from request
+	// headers.
+	EndpointURL string
 }
 
 // Grant is one grant type's checks. It returns what to issue; minting is
 // the Service's job so every grant issues tokens the same way.
 type Grant interface {
-	Exchange(ctx context.Context, s *Service, c *clients.Client, req *Request) (*Issue, error)
+	// Exchange checks req for client c, whose tokens will be bound by cnf.
+	Exchange(ctx context.Context, s *Service, c *clients.Client, req *Request, cnf Confirmation) (*Issue, error)
 }
 
 // Issue describes the tokens a successful grant produces.
@@ -52,6 +62,10 @@ type Issue struct {
 	RotateFrom string
 	// IDToken asks for an ID token (openid scope with a user).
 	IDToken bool
+	// Cnf is the sender constraint of the access token, set by the
+	// Service before the grant runs; a grant may read it (to check a
+	// code's dpop_jkt) but not change it.
+	Cnf Confirmation
 }
 
 // Service issues and checks tokens. Clients, Store, Signer, Keys and Issuer
@@ -71,6 +85,9 @@ type Service struct {
 	// Grants maps grant_type to its implementation; nil means
 	// DefaultGrants.
 	Grants map[string]Grant
+	// DPoP verifies DPoP proofs; nil refuses every proof, so only
+	// certificate-bound and Bearer tokens can be issued.
+	DPoP *dpop.Verifier
 }
 
 // DefaultGrants are the grant types Bulwark supports. The password grant
@@ -122,12 +139,18 @@ func (s *Service) Exchange(ctx context.Context, req *Request) (*oauth.TokenRespo
 	if !c.AllowsGrant(req.GrantType) {
 		return nil, oauth.New(oauth.ErrUnauthorizedClient, "client may not use this grant type")
 	}
-	// Phase 4: the grant's own checks.
-	is, err := g.Exchange(ctx, s, c, req)
+	// Phase 4: the sender constraint (DPoP proof or client certificate).
+	cnf, err := s.senderConstraint(ctx, c, req)
 	if err != nil {
 		return nil, err
 	}
-	// Phase 5: mint.
+	// Phase 5: the grant's own checks.
+	is, err := g.Exchange(ctx, s, c, req, cnf)
+	if err != nil {
+		return nil, err
+	}
+	is.Cnf = cnf
+	// Phase 6: mint.
 	res, err := s.mint(ctx, c, is)
 	if err != nil {
 		return nil, err
@@ -173,6 +196,7 @@ func (s *Service) mint(ctx context.Context, c *clients.Client, is *Issue) (*oaut
 			ID: randomToken(16),
 		},
 		ClientID: c.ID, Scope: is.Scopes.String(), GrantID: is.GrantID,
+		Cnf: is.Cnf.claim(),
 	}
 	if !is.AuthTime.IsZero() {
 		at.AuthTime = is.AuthTime.Unix()
@@ -182,7 +206,7 @@ func (s *Service) mint(ctx context.Context, c *clients.Client, is *Issue) (*oaut
 		return nil, oauth.ServerError(err)
 	}
 	res := &oauth.TokenResponse{
-		AccessToken: access, TokenType: oauth.TokenTypeBearer,
+		AccessToken: access, TokenType: is.Cnf.tokenType(),
 		ExpiresIn: int64(atTTL / time.Second), Scope: is.Scopes.String(),
 	}
 	if is.IDToken {
@@ -208,6 +232,13 @@ func (s *Service) mint(ctx context.Context, c *clients.Client, is *Issue) (*oaut
 		rec := &store.RefreshToken{
 			GrantID: is.GrantID, ClientID: c.ID, Scopes: is.Scopes.String(),
 			CreatedAt: now, ExpiresAt: now.Add(s.ttl(s.RefreshTokenTTL, 30*24*time.Hour)),
+		}
+		if c.Public() && is.Cnf.JKT != "" {
+			// Confidential clients' refresh tokens are bound to client
+			// authentication instead, so they may move to a new key.
+			if rec.Params, err = json.Marshal(refreshBinding{Cnf: Confirmation{JKT: is.Cnf.JKT}}); err != nil {
+				return nil, oauth.ServerError(err)
+			}
 		}
 		if is.RotateFrom != "" {
 			err = s.Store.RefreshTokens.Rotate(ctx, is.RotateFrom, now, store.Hash(rt), rec)

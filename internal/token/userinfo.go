@@ -18,15 +18,13 @@ var scopeClaims = map[string][]string{
 }
 
 // Userinfo returns the claims of the user behind an access token (OIDC
-// Core §5.3). The token must be active and carry the openid scope; failures
-// are invalid_token (RFC 6750 §3.1) or insufficient_scope.
-func (s *Service) Userinfo(ctx context.Context, accessToken string) (map[string]any, error) {
-	c, err := s.verifyAccess(ctx, accessToken)
-	if errors.Is(err, errInactive) {
-		return nil, oauth.New(oauth.ErrInvalidToken, "access token is invalid, expired or revoked")
-	}
+// Core §5.3). The token must be active, presented as its binding demands
+// (CheckResource), and carry the openid scope; failures are invalid_token
+// (RFC 6750 §3.1), a DPoP error (RFC 9449 §7.1) or insufficient_scope.
+func (s *Service) Userinfo(ctx context.Context, req ResourceRequest) (map[string]any, error) {
+	c, err := s.checkResource(ctx, req)
 	if err != nil {
-		return nil, oauth.Unavailable(err)
+		return nil, err
 	}
 	scopes, _ := oauth.ParseScopes(c.Scope)
 	if !scopes.Has(oauth.ScopeOpenID) || c.Subject == c.ClientID && c.GrantID == "" {
