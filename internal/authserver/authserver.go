@@ -58,9 +58,10 @@ func New(ctx context.Context, cfg Config, st *store.Store, log *slog.Logger) (*S
 	if err != nil {
 		return nil, err
 	}
-	endpointURLs := []string{cfg.Issuer + discovery.PathToken, cfg.Issuer + discovery.PathPAR}
+	endpointURLs := []string{cfg.Issuer + discovery.PathToken, cfg.Issuer + discovery.PathPAR, cfg.Issuer + discovery.PathDeviceAuthorization}
 	if cfg.MTLSBaseURL != "" {
-		endpointURLs = append(endpointURLs, cfg.MTLSBaseURL+discovery.PathToken, cfg.MTLSBaseURL+discovery.PathPAR)
+		endpointURLs = append(endpointURLs, cfg.MTLSBaseURL+discovery.PathToken, cfg.MTLSBaseURL+discovery.PathPAR,
+			cfg.MTLSBaseURL+discovery.PathDeviceAuthorization)
 	}
 	registry := &clients.Registry{
 		Store:        st.Clients,
@@ -92,12 +93,13 @@ func New(ctx context.Context, cfg Config, st *store.Store, log *slog.Logger) (*S
 	authz := &authorize.Service{
 		Clients: registry, Store: st, Issuer: cfg.Issuer,
 		PARTTL: cfg.PARTTL, LoginTTL: cfg.LoginTTL, Metrics: metrics, Now: cfg.Now, DPoP: proofs,
+		VerificationURI: cfg.Issuer + discovery.PathDevice, DeviceCodeTTL: cfg.DeviceCodeTTL, DevicePollInterval: cfg.DevicePollInterval,
 	}
 	base := strings.TrimSuffix(iss.Path, "/")
 	pages := &login.Pages{
 		Flow: authz, Users: st.Users, Sessions: st.Sessions, Consents: st.Consents, Log: log,
 		Secure: iss.Scheme == "https", BasePath: base, SessionTTL: cfg.SessionTTL,
-		PerIP: rl(cfg.RateLimits.LoginPerIP), Now: cfg.Now,
+		PerIP: rl(cfg.RateLimits.LoginPerIP), Now: cfg.Now, Device: authz,
 	}
 	authzHandler := &authorize.Handler{
 		Service: authz, UI: pages, Log: log, Metrics: metrics,
@@ -149,6 +151,7 @@ func New(ctx context.Context, cfg Config, st *store.Store, log *slog.Logger) (*S
 	clientEndpoints := func(mux *http.ServeMux, base string, authzHandler *authorize.Handler, tokenHandler *token.Handler) {
 		route := func(pattern, name string, h http.Handler) { mux.Handle(pattern, metrics.Instrument(name, h)) }
 		route("POST "+base+discovery.PathPAR, "par", api(authzHandler.PAR))
+		route("POST "+base+discovery.PathDeviceAuthorization, "device_authorization", api(authzHandler.DeviceAuthorization))
 		route("POST "+base+discovery.PathToken, "token", api(tokenHandler.Token))
 		route("POST "+base+discovery.PathIntrospect, "introspect", api(tokenHandler.Introspect))
 		route("POST "+base+discovery.PathRevoke, "revoke", api(tokenHandler.Revoke))
@@ -160,6 +163,8 @@ func New(ctx context.Context, cfg Config, st *store.Store, log *slog.Logger) (*S
 	route("POST "+base+discovery.PathAuthorize, "authorize", api(authzHandler.Authorize))
 	route("POST "+base+discovery.PathLogin, "login", page(pages.HandleLogin))
 	route("POST "+base+discovery.PathConsent, "consent", page(pages.HandleConsent))
+	route("GET "+base+discovery.PathDevice, "device", page(pages.ShowDevice))
+	route("POST "+base+discovery.PathDevice, "device", page(pages.HandleDevice))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})

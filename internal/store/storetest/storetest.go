@@ -46,6 +46,7 @@ func RunTests(t *testing.T, open func(t *testing.T) *store.Store) {
 		{"Consents", consentCases},
 		{"Sessions", sessionCases},
 		{"Replay", replayCases},
+		{"DeviceCodes", deviceCases},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
@@ -171,6 +172,7 @@ var storeCases = []testCase{
 			"Clients": s.Clients, "Users": s.Users, "Keys": s.Keys, "Requests": s.Requests,
 			"Codes": s.Codes, "Grants": s.Grants, "RefreshTokens": s.RefreshTokens,
 			"Revocations": s.Revocations, "Consents": s.Consents, "Sessions": s.Sessions, "Replay": s.Replay,
+			"DeviceCodes": s.DeviceCodes,
 		} {
 			if v == nil {
 				t.Errorf("%s is nil", name)
