@@ -34,6 +34,16 @@ type Service struct {
 	Metrics  *telemetry.Metrics
 	// DPoP verifies DPoP proofs sent to PAR; nil refuses them.
 	DPoP *dpop.Verifier
+	// VerificationURI is the absolute URL of the device flow's user-code
+	// page (RFC 8628 §3.2 verification_uri); required for the device
+	// authorization endpoint.
+	VerificationURI string
+	// DeviceCodeTTL is the lifetime of device and user codes; zero means
+	// DefaultDeviceCodeTTL.
+	DeviceCodeTTL time.Duration
+	// DevicePollInterval is the polling interval given to devices; zero
+	// means DefaultDevicePollInterval.
+	DevicePollInterval time.Duration
 }
 
 // PushRequest is a pushed authorization request, parsed by the handler.

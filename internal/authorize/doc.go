@@ -11,4 +11,10 @@
 //
 // It never redirects before client_id and redirect_uri are validated
 // (RFC 9700 §4.11.2); errors before that point are shown as a page.
+//
+// It also runs the device authorization grant up to the user's decision
+// (RFC 8628 §3.1–3.3, device.go): the device authorization endpoint, user
+// codes (usercode.go: RFC 8628 §6.1 alphabet, normalisation of what users
+// type), and the lookup and decision behind the /device pages, which
+// package login renders. Polling is package token's.
 package authorize

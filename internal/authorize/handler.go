@@ -78,6 +78,41 @@ func (h *Handler) PAR(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// DeviceAuthorization serves POST to the device authorization endpoint
+// (RFC 8628 §3.1): client authentication exactly as at the token
+// endpoint, 200 with the device and user codes on success (§3.2). It
+// shares the PAR endpoint's rate limits, under its own keys.
+func (h *Handler) DeviceAuthorization(w http.ResponseWriter, r *http.Request) error {
+	if err := h.PerIP.Allow("device:" + httpx.ClientIP(r)); err != nil {
+		return err
+	}
+	form, err := httpx.ParseForm(w, r, 0)
+	if err != nil {
+		return err
+	}
+	creds, err := clients.ParseCredentials(r.Header.Get("Authorization"), form)
+	if err != nil {
+		return err
+	}
+	if creds.Certificate, creds.Intermediates, err = h.Certs.Certificate(r); err != nil {
+		return err
+	}
+	if err := h.PerClient.Allow("device:" + creds.ClientID + creds.BasicID); err != nil {
+		return err
+	}
+	c, err := h.Service.Clients.Authenticate(r.Context(), creds)
+	if err != nil {
+		countAuthFailure(h.Metrics, err)
+		return err
+	}
+	res, err := h.Service.DeviceAuthorize(r.Context(), c, DeviceRequest{Scope: form.Get("scope")})
+	if err != nil {
+		return err
+	}
+	httpx.WriteJSON(w, http.StatusOK, res)
+	return nil
+}
+
 func countAuthFailure(m *telemetry.Metrics, err error) {
 	var ae *clients.AuthError
 	if errors.As(err, &ae) {

@@ -66,9 +66,10 @@ func New(ctx context.Context, cfg Config, st *store.Store, log *slog.Logger) (*S
 	if err != nil {
 		return nil, err
 	}
-	endpointURLs := []string{cfg.Issuer + discovery.PathToken, cfg.Issuer + discovery.PathPAR}
+	endpointURLs := []string{cfg.Issuer + discovery.PathToken, cfg.Issuer + discovery.PathPAR, cfg.Issuer + discovery.PathDeviceAuthorization}
 	if cfg.MTLSBaseURL != "" {
-		endpointURLs = append(endpointURLs, cfg.MTLSBaseURL+discovery.PathToken, cfg.MTLSBaseURL+discovery.PathPAR)
+		endpointURLs = append(endpointURLs, cfg.MTLSBaseURL+discovery.PathToken, cfg.MTLSBaseURL+discovery.PathPAR,
+			cfg.MTLSBaseURL+discovery.PathDeviceAuthorization)
 	}
 	registry := &clients.Registry{
 		Store:        st.Clients,
@@ -103,12 +104,13 @@ func New(ctx context.Context, cfg Config, st *store.Store, log *slog.Logger) (*S
 	authz := &authorize.Service{
 		Clients: registry, Store: st, Issuer: cfg.Issuer,
 		PARTTL: cfg.PARTTL, LoginTTL: cfg.LoginTTL, Metrics: metrics, Now: cfg.Now, DPoP: proofs,
+		VerificationURI: cfg.Issuer + discovery.PathDevice, DeviceCodeTTL: cfg.DeviceCodeTTL, DevicePollInterval: cfg.DevicePollInterval,
 	}
 	base := strings.TrimSuffix(iss.Path, "/")
 	pages := &login.Pages{
 		Flow: authz, Users: st.Users, Sessions: st.Sessions, Consents: st.Consents, Log: log,
 		Secure: iss.Scheme == "https", BasePath: base, SessionTTL: cfg.SessionTTL,
-		PerIP: rl(cfg.RateLimits.LoginPerIP), Now: cfg.Now,
+		PerIP: rl(cfg.RateLimits.LoginPerIP), Now: cfg.Now, Device: authz,
 	}
 	authzHandler := &authorize.Handler{
 		Service: authz, UI: pages, Log: log, Metrics: metrics,
@@ -168,6 +170,7 @@ func New(ctx context.Context, cfg Config, st *store.Store, log *slog.Logger) (*S
 	clientEndpoints := func(mux *http.ServeMux, base string, authzHandler *authorize.Handler, tokens func() *token.Handler) {
 		route := func(pattern, name string, h http.Handler) { mux.Handle(pattern, metrics.Instrument(name, h)) }
 		route("POST "+base+discovery.PathPAR, "par", api(authzHandler.PAR))
+		route("POST "+base+discovery.PathDeviceAuthorization, "device_authorization", api(authzHandler.DeviceAuthorization))
 		route("POST "+base+discovery.PathToken, "token", api(func(w http.ResponseWriter, r *http.Request) error { return tokens().Token(w, r) }))
 		route("POST "+base+discovery.PathIntrospect, "introspect", api(func(w http.ResponseWriter, r *http.Request) error { return tokens().Introspect(w, r) }))
 		route("POST "+base+discovery.PathRevoke, "revoke", api(func(w http.ResponseWriter, r *http.Request) error { return tokens().Revoke(w, r) }))
@@ -180,6 +183,8 @@ func New(ctx context.Context, cfg Config, st *store.Store, log *slog.Logger) (*S
 	route("POST "+base+discovery.PathAuthorize, "authorize", api(authzHandler.Authorize))
 	route("POST "+base+discovery.PathLogin, "login", page(pages.HandleLogin))
 	route("POST "+base+discovery.PathConsent, "consent", page(pages.HandleConsent))
+	route("GET "+base+discovery.PathDevice, "device", page(pages.ShowDevice))
+	route("POST "+base+discovery.PathDevice, "device", page(pages.HandleDevice))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})

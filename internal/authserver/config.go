@@ -58,6 +58,12 @@ type Config struct {
 	// SessionTTL is the lifetime of the end-user's browser session at the
 	// server; defaults to 8 hours.
 	SessionTTL time.Duration
+	// DeviceCodeTTL is the lifetime of RFC 8628 device and user codes;
+	// defaults to 10 minutes.
+	DeviceCodeTTL time.Duration
+	// DevicePollInterval is the polling interval given to devices
+	// (RFC 8628 §3.2 interval); defaults to 5 s.
+	DevicePollInterval time.Duration
 	// ClockSkew is how far a received JWT's iat/nbf may be in the future;
 	// defaults to 10 s, at most 60 s (FAPI 2.0 SP §5.3.2.1-13).
 	ClockSkew time.Duration
@@ -100,12 +106,14 @@ func (c Config) now() time.Time {
 // RateLimits configures the per-IP and per-client limits.
 type RateLimits struct {
 	Window time.Duration
-	// LoginPerIP limits login form posts per client IP.
+	// LoginPerIP limits failed login form posts per client IP, and
+	// separately failed device user-code entries (RFC 8628 §5.1).
 	LoginPerIP int
 	// TokenPerClient and TokenPerIP limit the token endpoint.
 	TokenPerClient int
 	TokenPerIP     int
-	// PARPerClient and PARPerIP limit the PAR endpoint.
+	// PARPerClient and PARPerIP limit the PAR endpoint and, separately,
+	// the device authorization endpoint.
 	PARPerClient int
 	PARPerIP     int
 }
@@ -139,6 +147,8 @@ func (c Config) withDefaults() Config {
 	def(&c.PARTTL, 60*time.Second)
 	def(&c.LoginTTL, 10*time.Minute)
 	def(&c.SessionTTL, 8*time.Hour)
+	def(&c.DeviceCodeTTL, 10*time.Minute)
+	def(&c.DevicePollInterval, 5*time.Second)
 	def(&c.ClockSkew, 10*time.Second)
 	def(&c.SecretCacheTTL, 5*time.Minute)
 	def(&c.RateLimits.Window, time.Minute)

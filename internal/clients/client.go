@@ -142,6 +142,11 @@ func (c *Client) Validate() []FieldError {
 	for _, g := range c.GrantTypes {
 		switch g {
 		case oauth.GrantAuthorizationCode, oauth.GrantRefreshToken:
+		case oauth.GrantDeviceCode:
+			// RFC 8628 for public and confidential clients alike; FAPI 2.0
+			// does not cover it, so a fapi2 client gets it only by
+			// registering it, and keeps its profile's authentication and
+			// sender-constraint rules.
 		case oauth.GrantClientCredentials:
 			if c.Public() {
 				add("grant_types", "client_credentials needs a confidential client")

@@ -48,6 +48,13 @@ func TestValidate(t *testing.T) {
 		{"ok/standard_secret_basic", public, func(c *Client) { c.AuthMethod = oauth.AuthClientSecretBasic }, nil},
 		{"ok/standard_secret_post", public, func(c *Client) { c.AuthMethod = oauth.AuthClientSecretPost }, nil},
 		{"ok/default_profile_is_standard", public, func(c *Client) { c.ProfileName = "" }, nil},
+		{"ok/standard_public_device_code_only", public, func(c *Client) {
+			c.GrantTypes = []string{oauth.GrantDeviceCode, oauth.GrantRefreshToken}
+			c.RedirectURIs = nil
+		}, nil},
+		{"ok/fapi2_device_code", fapi, func(c *Client) {
+			c.GrantTypes = []string{oauth.GrantAuthorizationCode, oauth.GrantDeviceCode}
+		}, nil},
 
 		{"fail/fapi2_none", fapi, func(c *Client) { c.AuthMethod = oauth.AuthNone; c.JWKS = nil }, []string{"token_endpoint_auth_method"}},
 		{"fail/fapi2_client_secret_basic", fapi, func(c *Client) { c.AuthMethod = oauth.AuthClientSecretBasic; c.JWKS = nil }, []string{"token_endpoint_auth_method"}},

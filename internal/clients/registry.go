@@ -33,8 +33,8 @@ type Registry struct {
 	HTTPClient *http.Client
 	// Issuer is the authorization server's issuer identifier.
 	Issuer string
-	// EndpointURLs are the token and PAR endpoint URLs, accepted as an
-	// assertion aud for profiles that allow it.
+	// EndpointURLs are the token, PAR and device authorization endpoint
+	// URLs, accepted as an assertion aud for profiles that allow it.
 	EndpointURLs []string
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time

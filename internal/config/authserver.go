@@ -57,6 +57,7 @@ func (f *File) AuthServer() (authserver.Config, error) {
 			PARPerIP:       r.PARPerIP,
 		},
 	}
+	cfg.DeviceCodeTTL, cfg.DevicePollInterval = t.DeviceCodeTTL, t.DevicePollInterval
 	cfg.TrustedProxies, _ = parsePrefixes(f.MTLS.TrustedProxies)
 	if f.DPoP.NonceSecret != "" {
 		cfg.DPoPNonceSecret = []byte(f.DPoP.NonceSecret)

@@ -33,7 +33,7 @@ func TestAuthServer(t *testing.T) {
 		DPoPNonceSecret: []byte("a-shared-nonce-secret-of-32-chars-or-more"),
 		AccessTokenTTL:  2 * time.Minute, IDTokenTTL: 3 * time.Minute, RefreshTokenTTL: 24 * time.Hour,
 		PARTTL: 90 * time.Second, LoginTTL: 15 * time.Minute, SessionTTL: time.Hour,
-		ClockSkew: 20 * time.Second, SecretCacheTTL: time.Minute,
+		ClockSkew: 20 * time.Second, SecretCacheTTL: time.Minute, DeviceCodeTTL: 15 * time.Minute, DevicePollInterval: 7 * time.Second,
 		RateLimits: authserver.RateLimits{Window: 30 * time.Second, LoginPerIP: 5, TokenPerClient: 100, TokenPerIP: 200, PARPerClient: 50, PARPerIP: 60},
 	}
 	for _, c := range f.Clients {

@@ -168,6 +168,10 @@ type Tokens struct {
 	ClockSkew time.Duration `yaml:"clock_skew"`
 	// SecretCacheTTL is how long a successful client-secret check is remembered, and so how long a replaced secret may still work.
 	SecretCacheTTL time.Duration `yaml:"secret_cache_ttl"`
+	// DeviceCodeTTL is the expires_in of RFC 8628 device and user codes: how long the user has to enter the code and approve; 1m to 1h.
+	DeviceCodeTTL time.Duration `yaml:"device_code_ttl"`
+	// DevicePollInterval is the interval a device must wait between token requests (RFC 8628 §3.2); 1s to 60s, growing by 5s on every slow_down.
+	DevicePollInterval time.Duration `yaml:"device_poll_interval"`
 }
 
 // RateLimits are fixed-window limits, kept per server process, or shared
@@ -176,15 +180,15 @@ type Tokens struct {
 type RateLimits struct {
 	// Window is the length of one rate-limit window.
 	Window time.Duration `yaml:"window"`
-	// LoginPerIP limits login form posts per client IP and window.
+	// LoginPerIP limits failed login form posts per client IP and window, and separately failed device user-code entries (RFC 8628 §5.1).
 	LoginPerIP int `yaml:"login_per_ip"`
 	// TokenPerClient limits token requests per client_id and window.
 	TokenPerClient int `yaml:"token_per_client"`
 	// TokenPerIP limits token requests per client IP and window.
 	TokenPerIP int `yaml:"token_per_ip"`
-	// PARPerClient limits pushed authorization requests per client_id and window.
+	// PARPerClient limits pushed authorization requests per client_id and window, and separately device authorization requests.
 	PARPerClient int `yaml:"par_per_client"`
-	// PARPerIP limits pushed authorization requests per client IP and window.
+	// PARPerIP limits pushed authorization requests per client IP and window, and separately device authorization requests.
 	PARPerIP int `yaml:"par_per_ip"`
 }
 
@@ -234,6 +238,10 @@ func Default() *File {
 			SessionTTL:      8 * time.Hour,
 			ClockSkew:       10 * time.Second,
 			SecretCacheTTL:  5 * time.Minute,
+			// Time to find a phone; short enough to bound guessing of
+			// user codes (RFC 8628 §5.1).
+			DeviceCodeTTL:      10 * time.Minute,
+			DevicePollInterval: 5 * time.Second,
 		},
 		RateLimits: RateLimits{Window: time.Minute, LoginPerIP: 20},
 		DPoP:       DPoP{MaxAge: 60 * time.Second, MaxFuture: 10 * time.Second, NonceLifetime: 5 * time.Minute},

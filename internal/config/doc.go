@@ -36,6 +36,8 @@
 //	  session_ttl: 8h
 //	  clock_skew: 10s                 # 10s to 60s (FAPI 2.0 SP §5.3.2.1)
 //	  secret_cache_ttl: 5m            # at most 1h
+//	  device_code_ttl: 10m            # 1m to 1h (RFC 8628 device flow)
+//	  device_poll_interval: 5s        # 1s to 60s
 //	rate_limits:                      # per process; 0 turns a limit off
 //	  window: 1m
 //	  login_per_ip: 20

@@ -52,7 +52,7 @@ func TestLoadFull(t *testing.T) {
 		Tokens: Tokens{
 			AccessTokenTTL: 2 * time.Minute, IDTokenTTL: 3 * time.Minute, RefreshTokenTTL: 24 * time.Hour,
 			PARTTL: 90 * time.Second, LoginTTL: 15 * time.Minute, SessionTTL: time.Hour,
-			ClockSkew: 20 * time.Second, SecretCacheTTL: time.Minute,
+			ClockSkew: 20 * time.Second, SecretCacheTTL: time.Minute, DeviceCodeTTL: 15 * time.Minute, DevicePollInterval: 7 * time.Second,
 		},
 		RateLimits: RateLimits{Window: 30 * time.Second, LoginPerIP: 5, TokenPerClient: 100, TokenPerIP: 200, PARPerClient: 50, PARPerIP: 60},
 		DPoP:       DPoP{MaxAge: 45 * time.Second, MaxFuture: 15 * time.Second, NonceLifetime: 2 * time.Minute, NonceSecret: "a-shared-nonce-secret-of-32-chars-or-more"},

@@ -219,6 +219,16 @@ func (v *validator) tokens() {
 	if t.SecretCacheTTL <= 0 || t.SecretCacheTTL > time.Hour {
 		v.add("tokens.secret_cache_ttl", "must be between 1s and 1h")
 	}
+	// RFC 8628 §5.1: the user code's ~34.6 bits resist guessing only for
+	// a short life; an hour is the most that stays comfortable with the
+	// per-IP limit on code entry.
+	if t.DeviceCodeTTL < time.Minute || t.DeviceCodeTTL > time.Hour {
+		v.add("tokens.device_code_ttl", "must be between 1m and 1h")
+	}
+	// RFC 8628 §3.2 interval is in whole seconds.
+	if t.DevicePollInterval < time.Second || t.DevicePollInterval > time.Minute || t.DevicePollInterval%time.Second != 0 {
+		v.add("tokens.device_poll_interval", "must be whole seconds between 1s and 60s")
+	}
 }
 
 func (v *validator) rateLimits() {

@@ -20,6 +20,10 @@ const (
 	PathJWKS       = "/jwks"
 	PathLogin      = "/login"
 	PathConsent    = "/consent"
+	// PathDeviceAuthorization is the device authorization endpoint and
+	// PathDevice the user-code page, its verification_uri (RFC 8628 §3).
+	PathDeviceAuthorization = "/device_authorization"
+	PathDevice              = "/device"
 )
 
 // Options are what the metadata depends on besides the fixed endpoint
@@ -75,10 +79,11 @@ func Metadata(o Options) *oauth.ServerMetadata {
 		RequirePushedAuthorizationRequests:         false,
 		IntrospectionEndpoint:                      issuer + PathIntrospect,
 		RevocationEndpoint:                         issuer + PathRevoke,
+		DeviceAuthorizationEndpoint:                issuer + PathDeviceAuthorization,
 		ScopesSupported:                            scopes,
 		ResponseTypesSupported:                     []string{"code"},
 		ResponseModesSupported:                     []string{"query"},
-		GrantTypesSupported:                        []string{oauth.GrantAuthorizationCode, oauth.GrantRefreshToken, oauth.GrantClientCredentials},
+		GrantTypesSupported:                        []string{oauth.GrantAuthorizationCode, oauth.GrantRefreshToken, oauth.GrantClientCredentials, oauth.GrantDeviceCode},
 		SubjectTypesSupported:                      []string{"public"},
 		IDTokenSigningAlgValuesSupported:           signingAlgs,
 		TokenEndpointAuthMethodsSupported:          authMethods,

@@ -50,9 +50,13 @@ type Pages struct {
 	BasePath string
 	// SessionTTL is the browser session lifetime; 0 means 8 hours.
 	SessionTTL time.Duration
-	// PerIP rate-limits login attempts; nil disables.
+	// PerIP rate-limits failed login attempts and, under separate keys,
+	// failed device user-code entries; nil disables both.
 	PerIP *httpx.RateLimiter
 	Now   func() time.Time
+	// Device is the device flow behind the /device pages; nil refuses
+	// their form posts.
+	Device DeviceFlow
 }
 
 func (p *Pages) now() time.Time {
@@ -320,7 +324,13 @@ type pageData struct {
 	Username                    string
 	Scopes                      []scopeView
 	Code, Description           string
+	// Hidden are further hidden form fields; UserCode is the device
+	// flow's user code, shown or pre-filled.
+	Hidden   []hiddenField
+	UserCode string
 }
+
+type hiddenField struct{ Name, Value string }
 
 type scopeView struct{ Name, Description string }
 
@@ -340,18 +350,23 @@ func (p *Pages) renderLogin(w http.ResponseWriter, r *http.Request, status int, 
 }
 
 func (p *Pages) renderConsent(w http.ResponseWriter, r *http.Request, in *oauth.Interaction, username string) error {
+	return p.render(w, http.StatusOK, "consent.html", pageData{
+		Title: "Consent", Action: p.BasePath + "/consent", CSRF: p.csrfToken(w, r), Handle: in.Handle,
+		ClientName: in.ClientName, ClientID: in.ClientID, Username: username, Scopes: scopeViews(in.Scopes),
+	})
+}
+
+// scopeViews describes scopes for the consent page.
+func scopeViews(scopes oauth.Scopes) []scopeView {
 	var sv []scopeView
-	for _, s := range in.Scopes {
+	for _, s := range scopes {
 		d, ok := scopeText[s]
 		if !ok {
 			d = "Use the " + s + " permission"
 		}
 		sv = append(sv, scopeView{Name: s, Description: d})
 	}
-	return p.render(w, http.StatusOK, "consent.html", pageData{
-		Title: "Consent", Action: p.BasePath + "/consent", CSRF: p.csrfToken(w, r), Handle: in.Handle,
-		ClientName: in.ClientName, ClientID: in.ClientID, Username: username, Scopes: sv,
-	})
+	return sv
 }
 
 // ShowError implements authorize.UI.

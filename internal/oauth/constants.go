@@ -6,6 +6,8 @@ const (
 	GrantRefreshToken      = "refresh_token"
 	GrantClientCredentials = "client_credentials"
 	GrantPassword          = "password"
+	// GrantDeviceCode is the device authorization grant (RFC 8628 §3.4).
+	GrantDeviceCode = "urn:ietf:params:oauth:grant-type:device_code"
 )
 
 // Client authentication methods (RFC 7591 §2, OIDC Core §9, RFC 8705 §2).

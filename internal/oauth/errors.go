@@ -6,7 +6,7 @@ import (
 )
 
 // Error codes from RFC 6749 §4.1.2.1 and §5.2, RFC 6750 §3.1, RFC 7009,
-// RFC 9126 and RFC 9449.
+// RFC 8628 §3.5, RFC 9126 and RFC 9449.
 const (
 	ErrInvalidRequest          = "invalid_request"
 	ErrInvalidClient           = "invalid_client"
@@ -28,6 +28,11 @@ const (
 	ErrSlowDown                = "slow_down"
 	ErrLoginRequired           = "login_required"
 	ErrConsentRequired         = "consent_required"
+	// ErrAuthorizationPending and ErrExpiredToken answer device
+	// authorization polls (RFC 8628 §3.5), with ErrSlowDown and
+	// ErrAccessDenied.
+	ErrAuthorizationPending = "authorization_pending"
+	ErrExpiredToken         = "expired_token"
 	// ErrRateLimited is not an RFC code; it pairs with HTTP 429 and keeps
 	// the JSON error shape so clients can treat it like any other failure.
 	ErrRateLimited = "rate_limited"

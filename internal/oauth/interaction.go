@@ -17,6 +17,11 @@ type Interaction struct {
 	MaxAge int
 	// LoginHint is the OIDC login_hint, shown pre-filled; never trusted.
 	LoginHint string
+	// UserCode is set, and Handle empty, for a device authorization
+	// (RFC 8628 §3.3): the user code in display form, which the consent
+	// page shows so the user can match it against the device. Knowing it
+	// is what lets a logged-in user decide, so every use is rate-limited.
+	UserCode string
 }
 
 // Approval is the end user's decision to let the interaction proceed.

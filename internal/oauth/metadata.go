@@ -1,8 +1,8 @@
 package oauth
 
 // ServerMetadata is the authorization server metadata document of RFC 8414
-// §2, with the OpenID Connect Discovery 1.0 §3 and RFC 9126 §5 additions
-// Bulwark publishes. Empty fields are omitted.
+// §2, with the OpenID Connect Discovery 1.0 §3, RFC 8628 §4 and RFC 9126 §5
+// additions Bulwark publishes. Empty fields are omitted.
 type ServerMetadata struct {
 	Issuer                                     string   `json:"issuer"`
 	AuthorizationEndpoint                      string   `json:"authorization_endpoint,omitempty"`
@@ -14,6 +14,7 @@ type ServerMetadata struct {
 	RequirePushedAuthorizationRequests         bool     `json:"require_pushed_authorization_requests"`
 	IntrospectionEndpoint                      string   `json:"introspection_endpoint,omitempty"`
 	RevocationEndpoint                         string   `json:"revocation_endpoint,omitempty"`
+	DeviceAuthorizationEndpoint                string   `json:"device_authorization_endpoint,omitempty"`
 	ScopesSupported                            []string `json:"scopes_supported,omitempty"`
 	ResponseTypesSupported                     []string `json:"response_types_supported"`
 	ResponseModesSupported                     []string `json:"response_modes_supported,omitempty"`

@@ -44,6 +44,8 @@ type Store struct {
 	Consents      Consents
 	Sessions      Sessions
 	Replay        Replay
+	// DeviceCodes holds RFC 8628 device authorizations.
+	DeviceCodes DeviceCodes
 	// Ping reports whether every back end answers; used by /readyz.
 	Ping func(ctx context.Context) error
 	// Checks names each back end with its own Ping, for a readiness
@@ -285,4 +287,86 @@ type Replay interface {
 	// not expired it returns ErrReplayed. It is atomic across all callers of
 	// the same back end.
 	Use(ctx context.Context, key string, exp time.Time) error
+}
+
+// DeviceStatus is where a device authorization stands. It only moves
+// forward: pending → approved → consumed, or pending → denied.
+type DeviceStatus string
+
+// The device authorization states.
+const (
+	// DevicePending waits for the user to enter the user code and decide
+	// (RFC 8628 §3.3); the token endpoint answers authorization_pending.
+	DevicePending DeviceStatus = "pending"
+	// DeviceApproved means the user approved; the next poll gets tokens.
+	DeviceApproved DeviceStatus = "approved"
+	// DeviceDenied means the user denied; polls get access_denied.
+	DeviceDenied DeviceStatus = "denied"
+	// DeviceConsumed means tokens were issued; the device code is spent.
+	DeviceConsumed DeviceStatus = "consumed"
+)
+
+// DeviceCode is a device authorization (RFC 8628 §3.1–3.2), stored under
+// the hash of its device_code (256 random bits) and found from the
+// browser by UserCodeHash, the hash of the normalised user_code.
+//
+// The user code has only about 34.6 bits, so its hash does not keep it
+// from someone who can read the store; it keeps it out of the database
+// in plain form, and the code's real protection is its short life and
+// the rate limit on code entry (RFC 8628 §5.1).
+type DeviceCode struct {
+	ClientID     string
+	UserCodeHash string
+	// Scopes are the requested scopes, space-separated.
+	Scopes    string
+	ExpiresAt time.Time
+	// Interval is the minimum time between two polls; Poll raises it when
+	// the client polls too fast.
+	Interval time.Duration
+	// PolledAt is the time of the last poll; zero before the first.
+	PolledAt time.Time
+	Status   DeviceStatus
+	// Subject and AuthTime are the deciding user's, set by Decide.
+	Subject  string
+	AuthTime time.Time
+	// Params holds further request data as JSON, owned by package
+	// authorize (and read by package token); it may be empty.
+	Params []byte
+}
+
+// DeviceCodes stores device authorizations. Every state change is one
+// atomic step; a back end implements the five methods and runs the
+// storetest "DeviceCodes" cases.
+type DeviceCodes interface {
+	// Put stores a new authorization under hash. It is ErrConflict when an
+	// unexpired record already has the same hash or the same
+	// UserCodeHash, so the caller can draw a new user code; expired
+	// records never block a Put.
+	Put(ctx context.Context, hash string, d *DeviceCode) error
+	// GetByUserCode returns the device-code hash and the record of the
+	// unexpired authorization with userCodeHash, whatever its status, or
+	// ErrNotFound.
+	GetByUserCode(ctx context.Context, userCodeHash string) (hash string, d *DeviceCode, err error)
+	// Decide atomically records the user's answer to a pending,
+	// unexpired authorization: status (DeviceApproved or DeviceDenied),
+	// subject and authTime. Exactly one of concurrent callers wins; the
+	// rest, and every later call, get ErrReplayed. A missing or expired
+	// record is ErrNotFound.
+	Decide(ctx context.Context, hash string, status DeviceStatus, subject string, authTime time.Time) error
+	// Poll atomically records a token request for the authorization at
+	// time at and returns the record as it is after the poll. tooFast
+	// reports that at came less than Interval after the previous poll
+	// (RFC 8628 §3.5 slow_down); then the stored Interval has grown by
+	// step, for this and every later poll. Unlike the other methods it
+	// also returns records past ExpiresAt, for as long as the back end
+	// keeps them (the memory and SQLite stores: 10 minutes), so the caller
+	// can tell expired_token from an unknown code; the caller checks
+	// ExpiresAt. A missing record is ErrNotFound.
+	Poll(ctx context.Context, hash string, at time.Time, step time.Duration) (d *DeviceCode, tooFast bool, err error)
+	// Consume atomically moves an approved, unexpired authorization to
+	// DeviceConsumed and returns it: tokens are issued once. Exactly one
+	// of concurrent callers wins; the rest, and every later call, get
+	// ErrReplayed. A record that is missing, expired, pending or denied is
+	// ErrNotFound.
+	Consume(ctx context.Context, hash string) (*DeviceCode, error)
 }

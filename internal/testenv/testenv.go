@@ -294,13 +294,13 @@ func startNode(t testing.TB, opts Options, first *Env) *Env {
 		authserver.StaticClient{Secret: ClientSecret, Client: clients.Client{
 			ID: SecretClient, Name: "Secret Client", ProfileName: clients.ProfileStandard, AuthMethod: oauth.AuthClientSecretBasic,
 			RedirectURIs: []string{RedirectURI},
-			GrantTypes:   []string{oauth.GrantAuthorizationCode, oauth.GrantRefreshToken, oauth.GrantClientCredentials},
+			GrantTypes:   []string{oauth.GrantAuthorizationCode, oauth.GrantRefreshToken, oauth.GrantClientCredentials, oauth.GrantDeviceCode},
 			Scopes:       oauth.NewScopes("openid", "profile", "email", "api"),
 		}},
 		authserver.StaticClient{Client: clients.Client{
 			ID: PublicClient, Name: "Public Agent", ProfileName: clients.ProfileStandard, AuthMethod: oauth.AuthNone,
 			RedirectURIs: []string{LoopbackURI, RedirectURI},
-			GrantTypes:   []string{oauth.GrantAuthorizationCode, oauth.GrantRefreshToken},
+			GrantTypes:   []string{oauth.GrantAuthorizationCode, oauth.GrantRefreshToken, oauth.GrantDeviceCode},
 			Scopes:       oauth.NewScopes("openid", "profile", "email", "offline_access"),
 		}},
 	)

@@ -68,6 +68,7 @@ func (h *Handler) Token(w http.ResponseWriter, r *http.Request) error {
 		RedirectURI:  form.Get("redirect_uri"),
 		CodeVerifier: form.Get("code_verifier"),
 		RefreshToken: form.Get("refresh_token"),
+		DeviceCode:   form.Get("device_code"),
 		Scope:        form.Get("scope"),
 		ScopeSet:     form.Has("scope"),
 		Resource:     form["resource"],

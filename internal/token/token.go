@@ -25,6 +25,7 @@ type Request struct {
 	RedirectURI  string
 	CodeVerifier string
 	RefreshToken string
+	DeviceCode   string // RFC 8628 §3.4
 	Scope        string
 	// ScopeSet reports whether the scope parameter was present.
 	ScopeSet    bool
@@ -96,6 +97,7 @@ var DefaultGrants = map[string]Grant{
 	oauth.GrantAuthorizationCode: codeGrant{},
 	oauth.GrantRefreshToken:      refreshGrant{},
 	oauth.GrantClientCredentials: clientCredentialsGrant{},
+	oauth.GrantDeviceCode:        deviceGrant{},
 }
 
 func (s *Service) now() time.Time {

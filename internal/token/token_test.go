@@ -18,7 +18,7 @@ var exchangeCases = []struct {
 	{"fail/grant_type_missing", "", stdID, false, oauth.ErrInvalidRequest},
 	{"fail/password", oauth.GrantPassword, stdID, false, oauth.ErrUnsupportedGrantType},
 	{"fail/implicit", "implicit", stdID, false, oauth.ErrUnsupportedGrantType},
-	{"fail/device_code", "urn:ietf:params:oauth:grant-type:device_code", stdID, false, oauth.ErrUnsupportedGrantType},
+	{"fail/device_code_not_registered", oauth.GrantDeviceCode, stdID, false, oauth.ErrUnauthorizedClient},
 	{"fail/jwt_bearer", "urn:ietf:params:oauth:grant-type:jwt-bearer", stdID, false, oauth.ErrUnsupportedGrantType},
 	{"fail/grant_type_case", "Client_Credentials", stdID, false, oauth.ErrUnsupportedGrantType},
 	// Phase 1 runs before client authentication.

@@ -17,6 +17,11 @@ import (
 // code. It matches the SQLite store's purge grace.
 const codeRetention = 10 * time.Minute
 
+// deviceRetention is how long a device authorization is kept after it
+// expires, so a device still polling is told expired_token rather than
+// invalid_grant. It matches the SQLite store's purge grace.
+const deviceRetention = 10 * time.Minute
+
 // minSweep is the fewest writes between two sweeps of a table, so small
 // tables are not rescanned on every write.
 const minSweep = 64
@@ -42,6 +47,7 @@ func New() *store.Store {
 		Consents:      &consents{m: map[consentKey]*store.Consent{}},
 		Sessions:      &sessions{t: newTable(func(s *store.Session) time.Time { return s.ExpiresAt })},
 		Replay:        &replay{t: newTable(func(exp *time.Time) time.Time { return *exp })},
+		DeviceCodes:   newDeviceCodes(),
 		Ping:          checkCtx,
 	}
 }

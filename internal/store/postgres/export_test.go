@@ -6,7 +6,7 @@ import "context"
 // serves a whole conformance run with a fresh store per case.
 func (d *DB) Truncate(ctx context.Context) error {
 	_, err := d.pool.Exec(ctx, `TRUNCATE clients, users, signing_keys, requests, codes, grants,
-		refresh_tokens, revocations, consents, sessions, replay`)
+		refresh_tokens, revocations, consents, sessions, replay, device_codes`)
 	return err
 }
 

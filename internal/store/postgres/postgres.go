@@ -143,6 +143,7 @@ func (d *DB) Store() *store.Store {
 		Consents:      consents{d},
 		Sessions:      sessions{d},
 		Replay:        replay{d},
+		DeviceCodes:   deviceCodes{d},
 		Ping:          d.Ping,
 		Close:         d.Close,
 	}

@@ -18,15 +18,17 @@ const purgeBatch = 1000
 // purgeTargets names, per table, its key column and when a row is dead.
 // Dead rows are already invisible to every read (each query checks expiry
 // itself), so deleting them changes no answer; it only reclaims space.
-// Used codes live CodeRetention past expiry for replay detection.
+// Used codes live CodeRetention past expiry for replay detection, device
+// codes DeviceRetention (so late polls hear expired_token).
 var purgeTargets = []struct{ table, key, dead string }{
-	{"codes", "hash", "expires_at <= @now AND (used_at IS NULL OR expires_at <= @now - @retention)"},
+	{"codes", "hash", "expires_at <= @now AND (used_at IS NULL OR expires_at <= @now::bigint - @retention::bigint)"},
 	{"requests", "hash", "expires_at <= @now"},
 	{"sessions", "hash", "expires_at <= @now"},
 	{"refresh_tokens", "hash", "expires_at <= @now"},
 	{"grants", "id", "expires_at <= @now"},
 	{"revocations", "jti", "expires_at <= @now"},
 	{"replay", "key", "exp <= @now"},
+	{"device_codes", "hash", "expires_at <= @now::bigint - @device_retention::bigint"},
 }
 
 // Purge deletes rows that are dead at now and returns how many it deleted.
@@ -39,7 +41,7 @@ func (d *DB) Purge(ctx context.Context, now time.Time) (int64, error) {
 		q := fmt.Sprintf(`DELETE FROM %[1]s WHERE %[2]s IN (SELECT %[2]s FROM %[1]s WHERE %[3]s LIMIT %[4]d)`,
 			t.table, t.key, t.dead, purgeBatch)
 		for {
-			n, err := d.exec(ctx, "purge "+t.table, q, pgx.NamedArgs{"now": ms(now), "retention": retentionMS})
+			n, err := d.exec(ctx, "purge "+t.table, q, pgx.NamedArgs{"now": ms(now), "retention": retentionMS, "device_retention": deviceRetentionMS})
 			if err != nil {
 				return total, err
 			}

@@ -18,7 +18,8 @@ const purgeBatch = 500
 // purgeTargets names, per table, its key column and when a row is dead.
 // Dead rows are already invisible to every read (each query checks
 // expiry itself), so deleting them changes no answer; it only reclaims
-// space. Used codes live CodeRetention past expiry for replay detection.
+// space. Used codes live CodeRetention past expiry for replay detection,
+// device codes DeviceRetention (so late polls hear expired_token).
 var purgeTargets = []struct{ table, key, dead string }{
 	{"codes", "rowid", "expires_at <= :now AND (used_at IS NULL OR expires_at <= :now - :retention)"},
 	{"requests", "rowid", "expires_at <= :now"},
@@ -27,6 +28,7 @@ var purgeTargets = []struct{ table, key, dead string }{
 	{"grants", "rowid", "expires_at <= :now"},
 	{"revocations", "jti", "expires_at <= :now"},
 	{"replay", "key", "exp <= :now"},
+	{"device_codes", "rowid", "expires_at <= :now - :device_retention"},
 }
 
 // Purge deletes rows that are dead at now and returns how many it deleted.
@@ -39,7 +41,8 @@ func (d *DB) Purge(ctx context.Context, now time.Time) (int64, error) {
 		q := fmt.Sprintf(`DELETE FROM %[1]s WHERE %[2]s IN (SELECT %[2]s FROM %[1]s WHERE %[3]s LIMIT %[4]d)`,
 			t.table, t.key, t.dead, purgeBatch)
 		for {
-			res, err := d.exec(ctx, q, sql.Named("now", ms(now)), sql.Named("retention", retentionMS))
+			res, err := d.exec(ctx, q, sql.Named("now", ms(now)), sql.Named("retention", retentionMS),
+				sql.Named("device_retention", deviceRetentionMS))
 			if err != nil {
 				return total, d.fail("purge "+t.table, err)
 			}

@@ -44,6 +44,12 @@ func (s replay) Use(ctx context.Context, key string, exp time.Time) error {
 	if d.closed.Load() {
 		return d.fail("replay", sql.ErrConnDone)
 	}
+	if err := ctx.Err(); err != nil {
+		// Checked first: with the batcher ready to receive, the select
+		// below could pick the send over a done context and spend the
+		// key for a caller that is told it failed.
+		return d.fail("replay", err)
+	}
 	d.replayOnce.Do(d.startReplayBatcher)
 	u := &replayUse{key: key, exp: ms(exp), done: make(chan error, 1)}
 	select {

@@ -120,11 +120,43 @@ func OpenDB(ctx context.Context, dsn string) (*DB, error) {
 		r.SetConnMaxIdleTime(0)
 		d.r = r
 	}
-	if err := d.migrate(ctx); err != nil {
+	if err := d.migrateRetrying(ctx); err != nil {
 		d.Close()
 		return nil, err
 	}
 	return d, nil
+}
+
+// migrateRetrying runs migrate, retrying while another process or DB on
+// the same file holds the lock. Switching a new database to WAL (a DSN
+// pragma run as each connection opens) takes an exclusive lock and SQLite
+// reports SQLITE_BUSY for it at once instead of waiting out busy_timeout,
+// so several nodes starting together on one fresh file would otherwise
+// fail their first statement.
+func (d *DB) migrateRetrying(ctx context.Context) error {
+	const attempts, pause = 100, 20 * time.Millisecond
+	var err error
+	for range attempts {
+		if err = d.migrate(ctx); err == nil || !isBusy(err) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(pause):
+		}
+	}
+	return err
+}
+
+// isBusy reports whether err is SQLITE_BUSY or SQLITE_LOCKED.
+func isBusy(err error) bool {
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		c := se.Code() & 0xff
+		return c == sqlite3.SQLITE_BUSY || c == sqlite3.SQLITE_LOCKED
+	}
+	return strings.Contains(err.Error(), "database is locked")
 }
 
 // Store returns the store backed by d. Its Close closes d.
@@ -141,6 +173,7 @@ func (d *DB) Store() *store.Store {
 		Consents:      consents{d},
 		Sessions:      sessions{d},
 		Replay:        replay{d},
+		DeviceCodes:   deviceCodes{d},
 		Ping:          d.Ping,
 		Close:         d.Close,
 	}

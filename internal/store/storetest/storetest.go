@@ -53,6 +53,7 @@ func RunTests(t *testing.T, open func(t *testing.T) *store.Store, opts ...Option
 		{"Consents", consentCases},
 		{"Sessions", sessionCases},
 		{"Replay", replayCases},
+		{"DeviceCodes", deviceCases},
 	}
 	for _, name := range o.only {
 		if name == "Store" || !slices.ContainsFunc(groups, func(g group) bool { return g.name == name }) {
@@ -216,6 +217,7 @@ func storeCases(selected func(string) bool) []testCase {
 				"Clients": s.Clients, "Users": s.Users, "Keys": s.Keys, "Requests": s.Requests,
 				"Codes": s.Codes, "Grants": s.Grants, "RefreshTokens": s.RefreshTokens,
 				"Revocations": s.Revocations, "Consents": s.Consents, "Sessions": s.Sessions, "Replay": s.Replay,
+				"DeviceCodes": s.DeviceCodes,
 			} {
 				if v == nil && selected(name) {
 					t.Errorf("%s is nil", name)

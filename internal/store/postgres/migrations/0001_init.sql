@@ -113,3 +113,24 @@ CREATE TABLE replay (
 );
 
 CREATE INDEX replay_exp ON replay (exp);
+
+-- RFC 8628 device authorizations, keyed by the hash of the device_code and
+-- found from the browser by the hash of the normalised user_code, unique
+-- among all rows (Put deletes an expired holder first). status moves
+-- pending → approved → consumed or pending → denied; polled_at and
+-- auth_time are NULL until set; interval_ms grows with every slow_down.
+CREATE TABLE device_codes (
+    hash           TEXT COLLATE "C" NOT NULL PRIMARY KEY,
+    user_code_hash TEXT COLLATE "C" NOT NULL UNIQUE,
+    client_id      TEXT   NOT NULL,
+    scopes         TEXT   NOT NULL,
+    params         BYTEA  NOT NULL,
+    status         TEXT   NOT NULL CHECK (status IN ('pending', 'approved', 'denied', 'consumed')),
+    subject        TEXT   NOT NULL,
+    auth_time      BIGINT,
+    interval_ms    BIGINT NOT NULL,
+    polled_at      BIGINT,
+    expires_at     BIGINT NOT NULL
+);
+
+CREATE INDEX device_codes_expires_at ON device_codes (expires_at);
