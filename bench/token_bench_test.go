@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bulwarkauth/bulwark/internal/dpop"
 	"github.com/bulwarkauth/bulwark/internal/oauth"
 	"github.com/bulwarkauth/bulwark/internal/testenv"
 )
@@ -45,19 +46,38 @@ func transport() *http.Client {
 }
 
 // BenchmarkTokenClientCredentials measures POST /token with
-// client_credentials and private_key_jwt against the real server on
-// loopback HTTP and embedded SQLite (assertion jti replay check included).
-// Assertions are signed before the timer starts: each is single-use.
+// client_credentials, private_key_jwt and a DPoP proof against the real
+// server on loopback HTTP and embedded SQLite (assertion and proof jti
+// replay checks included); the answer is a DPoP-bound token. Assertions
+// and proofs are signed before the timer starts: each is single-use. A
+// proof is accepted for 60 s after its iat, so keep -benchtime well under
+// a minute.
 func BenchmarkTokenClientCredentials(b *testing.B) {
 	env := testenv.Start(b, testenv.Options{SQLite: true})
-	bodies := make([][]byte, b.N)
-	for i := range bodies {
-		bodies[i] = []byte(url.Values{
-			"grant_type":            {"client_credentials"},
-			"client_id":             {testenv.FAPIClient},
-			"client_assertion_type": {oauth.ClientAssertionTypeJWT},
-			"client_assertion":      {env.Assertion(b, testenv.FAPIClient, nil)},
-		}.Encode())
+	// One untimed request checks that the token is DPoP-bound; the timed
+	// ones only check the status, so the client adds little to allocs/op.
+	form := env.AssertionForm(b, testenv.FAPIClient)
+	form.Set("grant_type", "client_credentials")
+	var tr oauth.TokenResponse
+	r := env.PostForm(b, nil, "/token", form, env.DPoPHeader(b, testenv.FAPIClient, "/token"), &tr)
+	if r.StatusCode != http.StatusOK || !strings.EqualFold(tr.TokenType, oauth.TokenTypeDPoP) {
+		b.Fatalf("token: status %d, token_type %q", r.StatusCode, tr.TokenType)
+	}
+	type prepared struct {
+		body  []byte
+		proof string
+	}
+	reqs := make([]prepared, b.N)
+	for i := range reqs {
+		reqs[i] = prepared{
+			body: []byte(url.Values{
+				"grant_type":            {"client_credentials"},
+				"client_id":             {testenv.FAPIClient},
+				"client_assertion_type": {oauth.ClientAssertionTypeJWT},
+				"client_assertion":      {env.Assertion(b, testenv.FAPIClient, nil)},
+			}.Encode()),
+			proof: env.Proof(b, testenv.FAPIClient, http.MethodPost, "/token", "", ""),
+		}
 	}
 	hc := transport()
 	var next atomic.Int64
@@ -70,7 +90,14 @@ func BenchmarkTokenClientCredentials(b *testing.B) {
 		for pb.Next() {
 			i := next.Add(1) - 1
 			t0 := time.Now()
-			resp, err := hc.Post(env.URL+"/token", "application/x-www-form-urlencoded", bytes.NewReader(bodies[i]))
+			req, err := http.NewRequest(http.MethodPost, env.URL+"/token", bytes.NewReader(reqs[i].body))
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.Header.Set(dpop.HeaderName, reqs[i].proof)
+			resp, err := hc.Do(req)
 			if err != nil {
 				b.Error(err)
 				return
@@ -92,9 +119,11 @@ var hidden = regexp.MustCompile(`name="(csrf_token|handle)" value="([^"]*)"`)
 
 // BenchmarkAuthorizationCodeFlow measures one whole FAPI 2.0 flow for a
 // user with a session and remembered consent: PAR (private_key_jwt) →
-// GET /authorize (303 with code) → POST /token (private_key_jwt, PKCE).
-// That is four signature checks or signatures per flow besides the ID
-// token: two assertions verified, access and ID token signed.
+// GET /authorize (303 with code) → POST /token (private_key_jwt, PKCE,
+// DPoP proof). That is five signature checks or signatures per flow: two
+// assertions and one proof verified, access and ID token signed. Proofs
+// are signed before the timer starts, like assertions, so keep -benchtime
+// well under a minute.
 func BenchmarkAuthorizationCodeFlow(b *testing.B) {
 	env := testenv.Start(b, testenv.Options{SQLite: true})
 	browser := testenv.NewBrowser()
@@ -129,7 +158,10 @@ func BenchmarkAuthorizationCodeFlow(b *testing.B) {
 	}
 	_ = verifier
 
-	type prepared struct{ par, tok url.Values }
+	type prepared struct {
+		par, tok url.Values
+		proof    string
+	}
 	preps := make([]prepared, b.N)
 	for i := range preps {
 		par := env.AssertionForm(b, testenv.FAPIClient)
@@ -141,7 +173,7 @@ func BenchmarkAuthorizationCodeFlow(b *testing.B) {
 		tok.Set("grant_type", "authorization_code")
 		tok.Set("redirect_uri", testenv.RedirectURI)
 		tok.Set("code_verifier", verifier)
-		preps[i] = prepared{par, tok}
+		preps[i] = prepared{par, tok, env.Proof(b, testenv.FAPIClient, http.MethodPost, "/token", "", "")}
 	}
 	var lat latencies
 	b.ReportAllocs()
@@ -163,8 +195,9 @@ func BenchmarkAuthorizationCodeFlow(b *testing.B) {
 		resp.Body.Close()
 		loc, _ := url.Parse(resp.Header.Get("Location"))
 		preps[i].tok.Set("code", loc.Query().Get("code"))
-		if r := env.PostForm(b, nil, "/token", preps[i].tok, nil, nil); r.StatusCode != http.StatusOK {
-			b.Fatalf("token: %d", r.StatusCode)
+		var tr oauth.TokenResponse
+		if r := env.PostForm(b, nil, "/token", preps[i].tok, http.Header{dpop.HeaderName: {preps[i].proof}}, &tr); r.StatusCode != http.StatusOK || !strings.EqualFold(tr.TokenType, oauth.TokenTypeDPoP) {
+			b.Fatalf("token: %d, token_type %q", r.StatusCode, tr.TokenType)
 		}
 		lat.add(time.Since(t0))
 	}

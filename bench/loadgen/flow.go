@@ -14,18 +14,21 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/bulwarkauth/bulwark/internal/dpop"
 	"github.com/bulwarkauth/bulwark/internal/jose"
 )
 
-// flowOp measures the whole FAPI 2.0 authorization code flow for a user
-// who already has a session and remembered consent: PAR with
+// flowWorkload measures the whole FAPI 2.0 authorization code flow for
+// a user who already has a session and remembered consent: PAR with
 // private_key_jwt → GET /authorize (303 with the code) → token request
-// with private_key_jwt and PKCE. It signs in and consents once, untimed,
-// through the server's own login and consent forms. Paths are Bulwark's.
-func flowOp(hc *http.Client, o options, key *jose.PrivateKey, count int) (op, error) {
+// with private_key_jwt, PKCE and, when dpopKey is set, a DPoP proof (the
+// PAR request carries none and no dpop_jkt, so the code is bound at the
+// token endpoint). It signs in and consents once, untimed, through the
+// server's own login and consent forms. Paths are Bulwark's.
+func flowWorkload(hc *http.Client, o options, key, dpopKey *jose.PrivateKey, count int) (workload, error) {
 	jar, err := cookiejar.New(nil)
 	if err != nil {
-		return nil, err
+		return workload{}, err
 	}
 	hc.Jar = jar
 	verifier, challenge := pkce()
@@ -43,43 +46,58 @@ func flowOp(hc *http.Client, o options, key *jose.PrivateKey, count int) (op, er
 		return v, nil
 	}
 	if err := signIn(hc, o, par); err != nil {
-		return nil, fmt.Errorf("sign-in: %w", err)
+		return workload{}, fmt.Errorf("sign-in: %w", err)
 	}
-	type prepared struct{ par, tok url.Values }
+	type prepared struct {
+		par, tok url.Values
+		proof    string
+	}
 	preps := make([]prepared, count)
-	for i := range preps {
-		p, err := par()
-		if err != nil {
-			return nil, err
-		}
-		t, err := assertionForm(key, o.client, o.aud)
-		if err != nil {
-			return nil, err
-		}
-		t.Set("grant_type", "authorization_code")
-		t.Set("redirect_uri", o.redirectURI)
-		t.Set("code_verifier", verifier)
-		preps[i] = prepared{p, t}
-	}
-	return func(hc *http.Client, i int) error {
-		loc, err := authorize(hc, o, preps[i].par)
-		if err != nil {
+	tokenURL := o.issuer + o.tokenPath
+	return workload{
+		prepare: func(from, to int) error {
+			return parallel(from, to, func(i int) error {
+				p, err := par()
+				if err != nil {
+					return err
+				}
+				t, err := assertionForm(key, o.client, o.aud)
+				if err != nil {
+					return err
+				}
+				t.Set("grant_type", "authorization_code")
+				t.Set("redirect_uri", o.redirectURI)
+				t.Set("code_verifier", verifier)
+				preps[i] = prepared{par: p, tok: t}
+				if dpopKey != nil {
+					preps[i].proof, err = dpop.NewProof(dpopKey, dpop.ProofParams{Method: http.MethodPost, URL: tokenURL})
+				}
+				return err
+			})
+		},
+		do: func(hc *http.Client, i int) error {
+			loc, err := authorize(hc, o, preps[i].par)
+			if err != nil {
+				return err
+			}
+			code := loc.Query().Get("code")
+			if code == "" {
+				return fmt.Errorf("authorize: no code in %s", loc.Redacted())
+			}
+			preps[i].tok.Set("code", code)
+			b, err := post(hc, tokenURL, []byte(preps[i].tok.Encode()), preps[i].proof, http.StatusOK)
+			if err == nil && dpopKey != nil {
+				err = checkDPoPBound(b)
+			}
 			return err
-		}
-		code := loc.Query().Get("code")
-		if code == "" {
-			return fmt.Errorf("authorize: no code in %s", loc.Redacted())
-		}
-		preps[i].tok.Set("code", code)
-		_, err = post(hc, o.issuer+o.tokenPath, []byte(preps[i].tok.Encode()), http.StatusOK)
-		return err
+		},
 	}, nil
 }
 
 // authorize pushes the request and follows the authorization endpoint's
 // redirect, returning its Location (the client's callback).
 func authorize(hc *http.Client, o options, par url.Values) (*url.URL, error) {
-	body, err := post(hc, o.issuer+"/par", []byte(par.Encode()), http.StatusCreated)
+	body, err := post(hc, o.issuer+"/par", []byte(par.Encode()), "", http.StatusCreated)
 	if err != nil {
 		return nil, err
 	}

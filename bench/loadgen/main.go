@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -22,6 +23,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/bulwarkauth/bulwark/internal/dpop"
 	"github.com/bulwarkauth/bulwark/internal/jose"
 )
 
@@ -35,6 +37,8 @@ type options struct {
 	n, c, warmup           int
 	serverPID              int
 	floor                  time.Duration
+	dpop, show             bool
+	round                  time.Duration
 }
 
 func main() {
@@ -54,6 +58,9 @@ func main() {
 	flag.IntVar(&o.warmup, "warmup", 500, "untimed warm-up requests")
 	flag.IntVar(&o.serverPID, "server-pid", 0, "PID of the server under test: report its CPU time per request (Linux /proc)")
 	flag.DurationVar(&o.floor, "floor", 0, "token mode: also measure the crypto floor for this long and report server CPU against it")
+	flag.BoolVar(&o.dpop, "dpop", true, "send a fresh DPoP proof (ES256) with every token request and require token_type DPoP")
+	flag.BoolVar(&o.show, "show", false, "print the first token response and its access token's JOSE header and claims to stderr")
+	flag.DurationVar(&o.round, "round", 20*time.Second, "longest a round of pre-signed requests should take at the warm-up rate; proofs must reach the server within 60 s of signing")
 	initDir := flag.String("init", "", "write a new ES256 client key pair (key.jwk, jwks.json) into this directory and exit")
 	flag.Parse()
 	var err error
@@ -68,9 +75,24 @@ func main() {
 	}
 }
 
-// op performs request i of a run.
-type op func(hc *http.Client, i int) error
+// workload is the requests of a run. prepare signs requests [from, to)
+// ahead of time: assertions and DPoP proofs are single-use, and signing
+// them while the clock runs would measure the generator. do sends request
+// i, which prepare has made.
+type workload struct {
+	prepare func(from, to int) error
+	do      func(hc *http.Client, i int) error
+}
 
+// run measures the load in rounds. A DPoP proof is accepted only within
+// a short window of its iat (Bulwark: 60 s past; oidc-provider: 300 s), so
+// requests cannot all be signed up front when the run is long. Each round
+// is signed first, on every CPU, then sent with the clock and the
+// server's CPU time running; the next round is signed while the server
+// idles, and those pauses count in neither. A round holds about -round
+// worth of requests at the warm-up rate, so when its last request is sent
+// its oldest proof is about that old plus the round's signing time. With
+// -warmup 0 or -round 0 everything is one round.
 func run(o options) error {
 	raw, err := os.ReadFile(o.keyFile)
 	if err != nil {
@@ -92,77 +114,186 @@ func run(o options) error {
 		Timeout:       30 * time.Second,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
+	var dpopKey *jose.PrivateKey
+	if o.dpop {
+		if dpopKey, err = jose.GenerateKey(jose.ES256); err != nil {
+			return err
+		}
+	}
 	total := o.warmup + o.n
-	var do op
+	var w workload
 	switch o.mode {
 	case "token":
-		do, err = tokenOp(o, key, total)
+		w = tokenWorkload(o, key, dpopKey, total)
 	case "flow":
-		do, err = flowOp(hc, o, key, total)
+		w, err = flowWorkload(hc, o, key, dpopKey, total)
 	default:
 		err = fmt.Errorf("unknown -mode %q", o.mode)
 	}
 	if err != nil {
 		return err
 	}
+	roundSize := total
 	if o.warmup > 0 {
-		drive(hc, do, 0, o.warmup, o.c)
-	}
-	var cpu0 time.Duration
-	if o.serverPID > 0 {
-		if cpu0, err = cpuTime(o.serverPID); err != nil {
+		if err := w.prepare(0, o.warmup); err != nil {
 			return err
 		}
+		warm := drive(hc, w.do, 0, o.warmup, o.c)
+		if o.round > 0 && warm.duration > 0 {
+			rate := float64(len(warm.lat)) / warm.duration.Seconds()
+			roundSize = max(int(rate*o.round.Seconds()), 4*o.c)
+		}
 	}
-	res := drive(hc, do, o.warmup, total, o.c)
+	var res measured
+	var serverCPU time.Duration
+	rounds := 0
+	for from := o.warmup; from < total; from += roundSize {
+		to := min(from+roundSize, total)
+		if err := w.prepare(from, to); err != nil {
+			return err
+		}
+		var cpu0 time.Duration
+		if o.serverPID > 0 {
+			if cpu0, err = cpuTime(o.serverPID); err != nil {
+				return err
+			}
+		}
+		res.add(drive(hc, w.do, from, to, o.c))
+		if o.serverPID > 0 {
+			cpu1, err := cpuTime(o.serverPID)
+			if err != nil {
+				return err
+			}
+			serverCPU += cpu1 - cpu0
+		}
+		rounds++
+	}
+	sum := res.summary()
 	report := map[string]any{
-		"mode": o.mode, "requests": res.Requests, "errors": res.Errors, "seconds": res.Duration.Seconds(),
-		"rps": int(res.RPS), "p50_ms": ms(res.P50), "p99_ms": ms(res.P99), "concurrency": o.c, "first_error": res.FirstError,
+		"mode": o.mode, "dpop": o.dpop, "requests": sum.Requests, "errors": sum.Errors, "seconds": sum.Duration.Seconds(),
+		"rps": int(sum.RPS), "p50_ms": ms(sum.P50), "p99_ms": ms(sum.P99), "concurrency": o.c, "rounds": rounds,
+		"first_error": sum.FirstError,
 	}
 	if o.serverPID > 0 {
-		cpu1, err := cpuTime(o.serverPID)
-		if err != nil {
-			return err
-		}
-		serverCPU := (cpu1 - cpu0) / time.Duration(max(res.Requests, 1))
-		report["server_cpu_us_per_request"] = serverCPU.Microseconds()
+		perRequest := serverCPU / time.Duration(max(sum.Requests, 1))
+		report["server_cpu_us_per_request"] = perRequest.Microseconds()
 		if o.floor > 0 {
-			floor, err := floorCPU(o.floor)
+			floor, err := floorCPU(o.floor, o.dpop)
 			if err != nil {
 				return err
 			}
 			report["floor_cpu_us_per_request"] = floor.Microseconds()
-			report["floor_ratio"] = float64(floor) / float64(serverCPU)
+			report["floor_ratio"] = float64(floor) / float64(perRequest)
 		}
 	}
 	out, _ := json.Marshal(report)
 	fmt.Println(string(out))
-	if res.Errors > 0 {
-		return fmt.Errorf("%d of %d requests failed: %s", res.Errors, res.Requests, res.FirstError)
+	if sum.Errors > 0 {
+		return fmt.Errorf("%d of %d requests failed: %s", sum.Errors, sum.Requests, sum.FirstError)
 	}
 	return nil
 }
 
-// tokenOp pre-signs one client_credentials request body per request (each
-// assertion jti is single-use), so the timed phase measures the server.
-func tokenOp(o options, key *jose.PrivateKey, count int) (op, error) {
+// tokenWorkload sends client_credentials requests authenticated with
+// private_key_jwt, each with a DPoP proof for the token endpoint when
+// dpopKey is set.
+func tokenWorkload(o options, key, dpopKey *jose.PrivateKey, count int) workload {
 	bodies := make([][]byte, count)
-	for i := range bodies {
-		v, err := assertionForm(key, o.client, o.aud)
-		if err != nil {
-			return nil, err
-		}
-		v.Set("grant_type", "client_credentials")
-		if o.scope != "" {
-			v.Set("scope", o.scope)
-		}
-		bodies[i] = []byte(v.Encode())
-	}
+	proofs := make([]string, count)
 	tokenURL := o.issuer + o.tokenPath
-	return func(hc *http.Client, i int) error {
-		_, err := post(hc, tokenURL, bodies[i], http.StatusOK)
+	return workload{
+		prepare: func(from, to int) error {
+			return parallel(from, to, func(i int) error {
+				v, err := assertionForm(key, o.client, o.aud)
+				if err != nil {
+					return err
+				}
+				v.Set("grant_type", "client_credentials")
+				if o.scope != "" {
+					v.Set("scope", o.scope)
+				}
+				bodies[i] = []byte(v.Encode())
+				if dpopKey != nil {
+					proofs[i], err = dpop.NewProof(dpopKey, dpop.ProofParams{Method: http.MethodPost, URL: tokenURL})
+				}
+				return err
+			})
+		},
+		do: func(hc *http.Client, i int) error {
+			b, err := post(hc, tokenURL, bodies[i], proofs[i], http.StatusOK)
+			if err == nil && o.show && i == 0 {
+				show(b)
+			}
+			if err == nil && dpopKey != nil {
+				err = checkDPoPBound(b)
+			}
+			return err
+		},
+	}
+}
+
+// checkDPoPBound checks that a token response is for a DPoP-bound token
+// (RFC 9449 §5: token_type DPoP, compared case-insensitively as RFC 6749
+// §5.1 has it).
+func checkDPoPBound(body []byte) error {
+	var r struct {
+		TokenType string `json:"token_type"`
+	}
+	if err := json.Unmarshal(body, &r); err != nil {
+		return fmt.Errorf("token response: %w", err)
+	}
+	if !strings.EqualFold(r.TokenType, "DPoP") {
+		return fmt.Errorf("token_type %q, want DPoP", r.TokenType)
+	}
+	return nil
+}
+
+// show prints a token response and, if its access token is a JWT, the
+// token's decoded header and claims, for a look at what a server issues.
+func show(body []byte) {
+	fmt.Fprintf(os.Stderr, "token response: %s\n", body)
+	var r struct {
+		AccessToken string `json:"access_token"`
+	}
+	json.Unmarshal(body, &r)
+	parts := strings.Split(r.AccessToken, ".")
+	if len(parts) != 3 {
+		return
+	}
+	for i, name := range []string{"header", "claims"} {
+		b, err := base64.RawURLEncoding.DecodeString(parts[i])
+		if err == nil {
+			fmt.Fprintf(os.Stderr, "access token %s: %s\n", name, b)
+		}
+	}
+}
+
+// parallel runs f for i in [from, to) on every CPU, taking indexes in
+// order so requests are signed roughly in the order they are sent.
+func parallel(from, to int, f func(i int) error) error {
+	var next atomic.Int64
+	next.Store(int64(from))
+	var failed atomic.Value
+	var wg sync.WaitGroup
+	for range runtime.GOMAXPROCS(0) {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= to || failed.Load() != nil {
+					return
+				}
+				if err := f(i); err != nil {
+					failed.CompareAndSwap(nil, err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if err, ok := failed.Load().(error); ok {
 		return err
-	}, nil
+	}
+	return nil
 }
 
 // assertionForm returns client authentication parameters with a fresh
@@ -185,8 +316,34 @@ func assertionForm(key *jose.PrivateKey, client, aud string) (url.Values, error)
 	}, nil
 }
 
-// Result is one run's measurement.
-type Result struct {
+// round is what drive measured of one round.
+type round struct {
+	lat        []time.Duration
+	errors     int
+	duration   time.Duration
+	firstError string
+}
+
+// measured collects the rounds of a run.
+type measured struct {
+	lat        []time.Duration
+	errors     int
+	duration   time.Duration
+	firstError string
+}
+
+func (m *measured) add(r round) {
+	m.lat = append(m.lat, r.lat...)
+	m.errors += r.errors
+	m.duration += r.duration
+	if m.firstError == "" {
+		m.firstError = r.firstError
+	}
+}
+
+// Summary is one run's measurement: throughput over the time spent
+// sending (signing between rounds excluded) and latency percentiles.
+type Summary struct {
 	Requests   int
 	Errors     int
 	Duration   time.Duration
@@ -195,8 +352,19 @@ type Result struct {
 	FirstError string
 }
 
+func (m *measured) summary() Summary {
+	s := Summary{Requests: len(m.lat), Errors: m.errors, Duration: m.duration, FirstError: m.firstError}
+	if len(m.lat) == 0 {
+		return s
+	}
+	slices.Sort(m.lat)
+	s.RPS = float64(len(m.lat)) / m.duration.Seconds()
+	s.P50, s.P99 = m.lat[len(m.lat)/2], m.lat[len(m.lat)*99/100]
+	return s
+}
+
 // drive runs requests [from, to) over c workers and measures each.
-func drive(hc *http.Client, do op, from, to, c int) Result {
+func drive(hc *http.Client, do func(*http.Client, int) error, from, to, c int) round {
 	next := atomic.Int64{}
 	next.Store(int64(from))
 	var errs atomic.Int64
@@ -223,25 +391,22 @@ func drive(hc *http.Client, do op, from, to, c int) Result {
 		})
 	}
 	wg.Wait()
-	d := time.Since(start)
-	slices.Sort(lat)
-	return Result{
-		Requests: len(lat), Errors: int(errs.Load()), Duration: d,
-		RPS: float64(len(lat)) / d.Seconds(),
-		P50: lat[len(lat)/2], P99: lat[len(lat)*99/100], FirstError: first,
-	}
+	return round{lat: lat, errors: int(errs.Load()), duration: time.Since(start), firstError: first}
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
-// post sends a form and returns the response body, or an error unless the
-// status is want.
-func post(hc *http.Client, u string, body []byte, want int) ([]byte, error) {
+// post sends a form, with proof in the DPoP header unless it is empty,
+// and returns the response body, or an error unless the status is want.
+func post(hc *http.Client, u string, body []byte, proof string, want int) ([]byte, error) {
 	req, err := http.NewRequestWithContext(context.Background(), http.MethodPost, u, bytes.NewReader(body))
 	if err != nil {
 		return nil, err
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if proof != "" {
+		req.Header.Set(dpop.HeaderName, proof)
+	}
 	resp, err := hc.Do(req)
 	if err != nil {
 		return nil, err

@@ -49,7 +49,11 @@ func (e usageError) Error() string { return e.err.Error() }
 // run executes the command line args with env as the BULWARK_*
 // environment and returns the process exit status.
 func run(ctx context.Context, args []string, env config.Env, stdout, stderr io.Writer) int {
-	root := newRootCommand(env)
+	return execute(ctx, newRootCommand(env, clientDeps{}), args, stdout, stderr)
+}
+
+// execute runs root with args and returns the process exit status.
+func execute(ctx context.Context, root *cobra.Command, args []string, stdout, stderr io.Writer) int {
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
@@ -71,8 +75,9 @@ func run(ctx context.Context, args []string, env config.Env, stdout, stderr io.W
 }
 
 // newRootCommand assembles the command tree. env is passed down rather
-// than read where it is used, so tests control it.
-func newRootCommand(env config.Env) *cobra.Command {
+// than read where it is used, so tests control it; so are the client
+// commands' deps (their env is set to env here).
+func newRootCommand(env config.Env, deps clientDeps) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "bulwark",
 		Short: "Bulwark is a FAPI 2.0 authorization server",
@@ -86,7 +91,9 @@ func newRootCommand(env config.Env) *cobra.Command {
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageError{err: err, command: c.CommandPath()}
 	})
-	root.AddCommand(newServeCommand(env), newConfigCommand(env), newMigrateCommand(env), newKeysCommand(env), newVersionCommand())
+	root.AddCommand(newServeCommand(env), newGatewayCommand(env), newConfigCommand(env), newMigrateCommand(env), newKeysCommand(env), newVersionCommand())
+	deps.env = env
+	root.AddCommand(newLoginCommand(deps), newTokenCommand(deps), newCurlCommand(deps), newLogoutCommand(deps))
 	return root
 }
 

@@ -73,6 +73,8 @@ type File struct {
 	// and an optional subject; every other key (email, name, …) becomes an
 	// OpenID Connect claim of the user.
 	Users []User `yaml:"users"`
+	// Gateway configures `bulwark gateway`, the reverse proxy that checks access tokens before requests reach an API; `bulwark serve` ignores it.
+	Gateway Gateway `yaml:"gateway"`
 
 	// origin maps a key path ("tokens.par_ttl", "clients[0].jwks") to
 	// where its value was set ("bulwark.yaml:12" or an environment
@@ -118,6 +120,166 @@ type MTLS struct {
 	ProxyHeader string `yaml:"proxy_header"`
 	// TrustedProxies are the IP addresses or CIDR ranges whose ProxyHeader is believed; from anyone else the header is removed.
 	TrustedProxies []string `yaml:"trusted_proxies"`
+}
+
+// Replay stores the gateway can keep DPoP proof jti values in
+// (gateway.replay_store).
+const (
+	// ReplayMemory keeps them in process memory: enough for one gateway
+	// process, not for several behind one load balancer.
+	ReplayMemory = "memory"
+	// ReplayStorage uses the back end of the storage section, shared by
+	// every gateway (and authorization server) that opens it.
+	ReplayStorage = "storage"
+)
+
+// DPoP nonce policies of the gateway (gateway.dpop.nonce).
+const (
+	NonceOff      = "off"
+	NonceOptional = "optional"
+	NonceRequired = "required"
+)
+
+// Gateway is the gateway role's section. Validate checks it only when one
+// of its keys is set; File.Gateway also requires base_url and routes.
+type Gateway struct {
+	// Listen is the TCP address (host:port) the gateway accepts API requests on.
+	Listen string `yaml:"listen"`
+	// AdminListen is a separate address for /healthz, /readyz and /metrics; empty serves them on listen, where they take precedence over routes.
+	AdminListen string `yaml:"admin_listen"`
+	// BaseURL is the gateway's external URL as clients call it (https; plain http only on a loopback host), without a trailing '/'. A DPoP proof's htu must be it plus the request path; the Host and X-Forwarded-* headers of a request are never used instead.
+	BaseURL string `yaml:"base_url"`
+	// TLS enables HTTPS on listen. The handshake requests, but never requires, a client certificate, for certificate-bound tokens.
+	TLS GatewayTLS `yaml:"tls"`
+	// Issuer is the authorization server whose access tokens are accepted; its metadata and JWKS are discovered from it. Empty means the top-level issuer.
+	Issuer string `yaml:"issuer"`
+	// IssuerCAFile is a PEM bundle of the CAs the authorization server's certificate must chain to, for its metadata, JWKS and introspection; empty uses the system roots.
+	IssuerCAFile string `yaml:"issuer_ca_file"`
+	// Audiences are the aud values a token may carry on routes that set none; empty means resource_metadata.resource.
+	Audiences []string `yaml:"audiences"`
+	// SenderConstraint selects which sender-constrained tokens are accepted: "any" (DPoP-bound or certificate-bound) or "dpop" (certificate-bound tokens are refused).
+	SenderConstraint string `yaml:"sender_constraint"`
+	// Leeway is the clock skew tolerated on a token's exp, nbf and iat and a DPoP proof's iat; at most 60s.
+	Leeway time.Duration `yaml:"leeway"`
+	// ReplayStore keeps DPoP proof jti values single-use: "memory" (one gateway process) or "storage" (the storage section's back end, shared by every gateway that opens it).
+	ReplayStore string `yaml:"replay_store"`
+	// DPoP configures the gateway's own DPoP nonces (RFC 9449 §9).
+	DPoP GatewayDPoP `yaml:"dpop"`
+	// Introspection lets the gateway ask the issuer's introspection endpoint (RFC 7662) about tokens, which also catches revoked ones; unset (no client_id) accepts JWT access tokens on their signature alone.
+	Introspection GatewayIntrospection `yaml:"introspection"`
+	// MTLS configures client certificates forwarded by a TLS-terminating proxy in front of the gateway.
+	MTLS GatewayMTLS `yaml:"mtls"`
+	// ResourceMetadata is the RFC 9728 protected resource metadata served at /.well-known/oauth-protected-resource.
+	ResourceMetadata GatewayMetadata `yaml:"resource_metadata"`
+	// Routes map request paths to upstream APIs; the longest matching path_prefix wins. A request no route matches gets 404.
+	Routes []Route `yaml:"routes"`
+}
+
+// GatewayTLS is the gateway's server certificate; both files or neither.
+type GatewayTLS struct {
+	// CertFile is the PEM certificate chain, leaf first.
+	CertFile string `yaml:"cert_file"`
+	// KeyFile is the PEM private key of the leaf certificate.
+	KeyFile string `yaml:"key_file"`
+}
+
+// GatewayDPoP configures resource-server nonces, which are separate from
+// the authorization server's (RFC 9449 §9).
+type GatewayDPoP struct {
+	// Nonce is the nonce policy: "off", "optional" (nonces are handed out and checked when present) or "required" (a proof without a current nonce gets use_dpop_nonce).
+	Nonce string `yaml:"nonce"`
+	// NonceSecret keys the nonces (at least 32 characters); every gateway node needs the same one, and it must differ from dpop.nonce_secret. Empty with nonces on uses a random secret per process.
+	NonceSecret string `yaml:"nonce_secret"`
+}
+
+// GatewayIntrospection holds the gateway's credentials at the issuer's
+// introspection endpoint. The authorization server answers only for
+// tokens whose aud names client_id or that were issued to it.
+type GatewayIntrospection struct {
+	// ClientID is the gateway's client_id at the authorization server; empty turns introspection off.
+	ClientID string `yaml:"client_id"`
+	// ClientSecret authenticates the gateway with client_secret_basic.
+	ClientSecret string `yaml:"client_secret"`
+	// PrivateKeyFile is a PEM private key (PKCS #8, SEC 1 or PKCS #1; P-256, Ed25519 or RSA of 2048 bits or more) that authenticates the gateway with private_key_jwt instead of client_secret.
+	PrivateKeyFile string `yaml:"private_key_file"`
+	// KeyID is the kid of private_key_file's key, sent in the assertion header; empty sends none.
+	KeyID string `yaml:"key_id"`
+	// SignedResponse asks for, and then requires, RFC 9701 signed introspection responses.
+	SignedResponse bool `yaml:"signed_response"`
+	// CacheTTL is how long an answer is reused, and so how long a revoked token may still pass; 0s asks on every request, at most 5m.
+	CacheTTL time.Duration `yaml:"cache_ttl"`
+}
+
+// GatewayMTLS configures certificates forwarded by a TLS-terminating proxy.
+type GatewayMTLS struct {
+	// ProxyHeader names the header in which a TLS-terminating proxy forwards the client certificate (URL-escaped PEM, PEM or base64 DER); empty ignores such headers.
+	ProxyHeader string `yaml:"proxy_header"`
+	// TrustedProxies are the IP addresses or CIDR ranges whose ProxyHeader is believed; from anyone else the header is removed.
+	TrustedProxies []string `yaml:"trusted_proxies"`
+}
+
+// GatewayMetadata is the gateway's RFC 9728 protected resource metadata.
+type GatewayMetadata struct {
+	// Resource is the protected resource identifier (RFC 9728 §2 resource): an https URL on the base_url's host; empty means base_url.
+	Resource string `yaml:"resource"`
+	// ScopesSupported are the scopes listed as scopes_supported; empty lists every route's scopes.
+	ScopesSupported []string `yaml:"scopes_supported"`
+	// Documentation is a URL of human-readable documentation of the API (resource_documentation).
+	Documentation string `yaml:"documentation"`
+	// Name is the human-readable resource_name.
+	Name string `yaml:"name"`
+}
+
+// Route is one gateway route: which requests it takes, what their access
+// token must allow, and where they go.
+type Route struct {
+	// Name labels the route in metrics, logs and policy input; empty means path_prefix.
+	Name string `yaml:"name"`
+	// PathPrefix selects requests by path: "/accounts" takes /accounts and everything below it, not /accountsx.
+	PathPrefix string `yaml:"path_prefix"`
+	// Methods are the HTTP methods the route takes, upper case; empty takes every method.
+	Methods []string `yaml:"methods"`
+	// Upstream is the http(s) URL requests are proxied to; its path is prepended to the request path.
+	Upstream string `yaml:"upstream"`
+	// UpstreamCAFile is a PEM bundle of the CAs the upstream's certificate must chain to; empty uses the system roots.
+	UpstreamCAFile string `yaml:"upstream_ca_file"`
+	// StripPrefix removes path_prefix from the path before it is appended to the upstream URL.
+	StripPrefix bool `yaml:"strip_prefix"`
+	// Resource makes the route its own protected resource (RFC 9728): an https URL on the base_url's host whose metadata is served at the well-known path for it; empty means resource_metadata.resource.
+	Resource string `yaml:"resource"`
+	// Scopes must all be in the access token, or the request gets 403 insufficient_scope.
+	Scopes []string `yaml:"scopes"`
+	// Audiences are the aud values accepted on this route (one must be in the token, or 403); empty means resource if set, else gateway.audiences.
+	Audiences []string `yaml:"audiences"`
+	// AllowBearer also accepts tokens that are not sender-constrained, sent with the Bearer scheme; FAPI 2.0 forbids this.
+	AllowBearer bool `yaml:"allow_bearer"`
+	// Policy is a Rego file evaluated for every request that passed the token checks; its rule allow must be true or the request gets 403 access_denied. Empty means no policy.
+	Policy string `yaml:"policy"`
+	// PolicyHeaders are the request headers the policy sees in input.headers; Authorization, DPoP, Cookie and Proxy-Authorization cannot be listed.
+	PolicyHeaders []string `yaml:"policy_headers"`
+	// ForwardHeaders names the headers that carry the token's identity to the upstream; inbound copies of them are always removed.
+	ForwardHeaders ForwardHeaders `yaml:"forward_headers"`
+	// ForwardAuthorization passes the Authorization and DPoP headers to the upstream; by default they are removed.
+	ForwardAuthorization bool `yaml:"forward_authorization"`
+	// ConnectTimeout bounds connecting to the upstream; 0s means 5s.
+	ConnectTimeout time.Duration `yaml:"connect_timeout"`
+	// Timeout bounds the whole exchange with the upstream, streaming the bodies included; 0s means 60s.
+	Timeout time.Duration `yaml:"timeout"`
+}
+
+// ForwardHeaders maps identity values to upstream request headers. An
+// empty value uses the default X-Bulwark-… header; "-" forwards nothing.
+type ForwardHeaders struct {
+	// Subject receives the token's sub; default X-Bulwark-Subject.
+	Subject string `yaml:"subject"`
+	// ClientID receives the token's client_id; default X-Bulwark-Client-Id.
+	ClientID string `yaml:"client_id"`
+	// Scopes receives the token's scopes, space-separated; default X-Bulwark-Scopes.
+	Scopes string `yaml:"scopes"`
+	// JKT receives the DPoP key thumbprint of a DPoP-bound token; default X-Bulwark-Jkt.
+	JKT string `yaml:"jkt"`
+	// X5T receives the certificate thumbprint (x5t#S256) of a certificate-bound token; default X-Bulwark-X5t.
+	X5T string `yaml:"x5t"`
 }
 
 // Storage selects the back end.
@@ -245,6 +407,10 @@ func Default() *File {
 		},
 		RateLimits: RateLimits{Window: time.Minute, LoginPerIP: 20},
 		DPoP:       DPoP{MaxAge: 60 * time.Second, MaxFuture: 10 * time.Second, NonceLifetime: 5 * time.Minute},
+		Gateway: Gateway{
+			Listen: "127.0.0.1:8090", SenderConstraint: "any", Leeway: 10 * time.Second,
+			ReplayStore: ReplayMemory, DPoP: GatewayDPoP{Nonce: NonceOff}, Introspection: GatewayIntrospection{CacheTTL: 30 * time.Second},
+		},
 	}
 }
 

@@ -85,6 +85,35 @@ func TestLoadFull(t *testing.T) {
 			}},
 			{Username: "bob", Password: "builder-password", Claims: map[string]any{"name": "Bob"}},
 		},
+		Gateway: Gateway{
+			Listen: "0.0.0.0:9090", AdminListen: "127.0.0.1:9091", BaseURL: "https://api.example.com",
+			TLS:    GatewayTLS{CertFile: "/etc/bulwark/gateway.crt", KeyFile: "/etc/bulwark/gateway.key"},
+			Issuer: "https://auth.example.com/tenant", IssuerCAFile: "/etc/bulwark/as-ca.pem",
+			Audiences:        []string{"https://api.example.com", "resource-server"},
+			SenderConstraint: "dpop", Leeway: 20 * time.Second, ReplayStore: ReplayStorage,
+			DPoP: GatewayDPoP{Nonce: NonceRequired, NonceSecret: "the-gateway-nonce-secret-of-32-chars-or-more"},
+			Introspection: GatewayIntrospection{
+				ClientID: "resource-server", PrivateKeyFile: "/etc/bulwark/gateway-key.pem", KeyID: "gw-1",
+				SignedResponse: true, CacheTTL: 10 * time.Second,
+			},
+			MTLS: GatewayMTLS{ProxyHeader: "X-Client-Cert", TrustedProxies: []string{"10.1.0.0/16"}},
+			ResourceMetadata: GatewayMetadata{
+				Resource: "https://api.example.com", ScopesSupported: []string{"accounts", "payments"},
+				Documentation: "https://api.example.com/docs", Name: "Example API",
+			},
+			Routes: []Route{
+				{
+					Name: "accounts", PathPrefix: "/accounts", Methods: []string{"GET", "POST"},
+					Upstream: "https://accounts.internal:8443/v1", UpstreamCAFile: "/etc/bulwark/internal-ca.pem", StripPrefix: true,
+					Resource: "https://api.example.com/accounts", Scopes: []string{"accounts"},
+					Audiences: []string{"https://api.example.com/accounts"}, AllowBearer: true,
+					Policy: "/etc/bulwark/accounts.rego", PolicyHeaders: []string{"X-Tenant"},
+					ForwardHeaders:       ForwardHeaders{Subject: "X-User", ClientID: "X-Client", Scopes: "-", JKT: "X-Key", X5T: "X-Cert"},
+					ForwardAuthorization: true, ConnectTimeout: 2 * time.Second, Timeout: 15 * time.Second,
+				},
+				{PathPrefix: "/payments", Upstream: "http://127.0.0.1:7000", Scopes: []string{"payments"}},
+			},
+		},
 	}
 	if diff := cmp.Diff(want, got, ignoreDerived); diff != "" {
 		t.Errorf("Load(full.yaml) mismatch (-want +got):\n%s", diff)
@@ -295,7 +324,7 @@ func TestEnvOverridesEveryKey(t *testing.T) {
 			case reflect.TypeFor[int]():
 				value, want = "7", 7
 			case reflect.TypeFor[bool]():
-				value, want = "false", false
+				value, want = "true", true
 			case reflect.TypeFor[time.Duration]():
 				value, want = "7s", 7*time.Second
 			case reflect.TypeFor[[]string]():
@@ -303,6 +332,9 @@ func TestEnvOverridesEveryKey(t *testing.T) {
 			case reflect.TypeFor[[]Client]():
 				value = `[{"client_id": "from-env", "scopes": ["openid"]}]`
 				want = []Client{{Metadata: clients.Client{ID: "from-env", Scopes: oauth.Scopes{"openid"}}}}
+			case reflect.TypeFor[[]Route]():
+				value = `[{"path_prefix": "/env", "upstream": "http://127.0.0.1:1", "allow_bearer": true, "forward_headers": {"jkt": "-"}}]`
+				want = []Route{{PathPrefix: "/env", Upstream: "http://127.0.0.1:1", AllowBearer: true, ForwardHeaders: ForwardHeaders{JKT: "-"}}}
 			case reflect.TypeFor[[]User]():
 				value = `[{"username": "from-env", "password": "p", "locale": "de"}]`
 				want = []User{{Username: "from-env", Password: "p", Claims: map[string]any{"locale": "de"}}}

@@ -46,6 +46,7 @@ func (f *File) Validate() error {
 	v.mtls()
 	v.clients()
 	v.users()
+	v.gateway()
 	return v.problems.err()
 }
 

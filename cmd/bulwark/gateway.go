@@ -1,0 +1,78 @@
+package main
+
+import (
+	"context"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/bulwarkauth/bulwark/internal/config"
+	"github.com/bulwarkauth/bulwark/internal/gateway"
+	"github.com/bulwarkauth/bulwark/internal/store"
+	"github.com/bulwarkauth/bulwark/internal/telemetry"
+)
+
+// newGatewayCommand is "bulwark gateway".
+func newGatewayCommand(env config.Env) *cobra.Command {
+	var path string
+	cmd := &cobra.Command{
+		Use:   "gateway",
+		Short: "Run the API gateway: FAPI 2.0 token checks in front of any HTTP API",
+		Long: "Run the reverse proxy of the configuration's gateway section until SIGINT or SIGTERM,\n" +
+			"then shut down gracefully. Every request needs a sender-constrained access token of the\n" +
+			"configured issuer (DPoP or mTLS), the route's scopes and audience, and its policy's\n" +
+			"approval before it is passed to the route's upstream.",
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runGateway(cmd.Context(), env, path, cmd.ErrOrStderr())
+		},
+	}
+	cmd.Flags().StringVar(&path, "config", "", "YAML configuration `file` with a gateway section")
+	return cmd
+}
+
+// runGateway loads and checks the configuration, opens the replay store,
+// and serves until ctx is cancelled or a signal arrives.
+func runGateway(ctx context.Context, env config.Env, path string, stderr io.Writer) error {
+	f, err := config.Load(path, env)
+	if err != nil {
+		return reportInvalid(stderr, err, exitInvalid)
+	}
+	cfg, err := f.GatewayConfig()
+	if err != nil {
+		return reportInvalid(stderr, err, exitInvalid)
+	}
+	level, err := f.LogLevel()
+	if err != nil {
+		return reportInvalid(stderr, err, exitInvalid)
+	}
+	logger := telemetry.NewLogger(stderr, level)
+
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	go func() {
+		<-ctx.Done()
+		stop()
+	}()
+	// Without a shared store the proof identifiers stay in this process:
+	// enough for one gateway, not for several behind a load balancer.
+	var st *store.Store
+	if f.Gateway.ReplayStore == config.ReplayStorage {
+		// storage and cache as for serve: with cache.driver redis the
+		// replay guard is shared by every gateway node.
+		b, err := openBackends(ctx, f.Storage, f.Cache)
+		if err != nil {
+			return err
+		}
+		defer b.close()
+		st = b.store
+	}
+	gw, err := gateway.New(ctx, cfg, st, logger)
+	if err != nil {
+		return err
+	}
+	return gw.Run(ctx)
+}
