@@ -65,15 +65,16 @@ var badDeps = map[string]struct {
 	allowed []string
 	why     string
 }{
-	"github.com/go-jose/go-jose":   {[]string{"internal/jose"}, "one package owns algorithm allow-lists and key checks"},
-	"modernc.org/sqlite":           {[]string{"internal/store/sqlite"}, "drivers stay behind the store contract"},
-	"github.com/jackc/pgx":         {[]string{"internal/store/postgres"}, "drivers stay behind the store contract"},
-	"github.com/redis/go-redis":    {[]string{"internal/store/redis"}, "drivers stay behind the store contract"},
-	"github.com/spf13/cobra":       {[]string{"cmd/bulwark"}, "the CLI framework is wiring only"},
-	"go.yaml.in/yaml":              {[]string{"internal/config"}, "one configuration schema, decoded in one place"},
-	"gopkg.in/yaml":                {[]string{"internal/config"}, "one configuration schema, decoded in one place"},
-	"github.com/prometheus":        {[]string{"internal/telemetry"}, "metrics are recorded through telemetry"},
-	"github.com/chromedp/chromedp": {nil, "browser automation is for tests only"},
+	"github.com/go-jose/go-jose":       {[]string{"internal/jose"}, "one package owns algorithm allow-lists and key checks"},
+	"modernc.org/sqlite":               {[]string{"internal/store/sqlite"}, "drivers stay behind the store contract"},
+	"github.com/jackc/pgx":             {[]string{"internal/store/postgres"}, "drivers stay behind the store contract"},
+	"github.com/redis/go-redis":        {[]string{"internal/store/redis"}, "drivers stay behind the store contract"},
+	"github.com/spf13/cobra":           {[]string{"cmd/bulwark"}, "the CLI framework is wiring only"},
+	"go.yaml.in/yaml":                  {[]string{"internal/config"}, "one configuration schema, decoded in one place"},
+	"gopkg.in/yaml":                    {[]string{"internal/config"}, "one configuration schema, decoded in one place"},
+	"github.com/prometheus":            {[]string{"internal/telemetry"}, "metrics are recorded through telemetry"},
+	"github.com/chromedp/chromedp":     {nil, "browser automation is for tests only"},
+	"github.com/open-policy-agent/opa": {[]string{"internal/gateway"}, "route policies are evaluated only by the gateway"},
 }
 
 // isTestHelper reports whether p is one of the test-support packages
