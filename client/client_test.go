@@ -81,7 +81,7 @@ func TestClientCredentials(t *testing.T) {
 			if tok.TokenType != tt.wantType {
 				t.Errorf("token_type = %q, want %q", tok.TokenType, tt.wantType)
 			}
-			c := claims(t, tok.AccessToken)
+			c := testenv.Claims(t, tok.AccessToken)
 			cnf, _ := c["cnf"].(map[string]any)
 			if tt.wantType == "DPoP" && cnf["jkt"] != key.Thumbprint() {
 				t.Errorf("cnf = %v, want jkt %s", c["cnf"], key.Thumbprint())
@@ -97,7 +97,7 @@ func TestClientCredentials(t *testing.T) {
 			if proof := last.Header.Get("DPoP"); (proof != "") != (tt.wantType == "DPoP") {
 				t.Errorf("DPoP header %q in %s mode", proof, tt.wantType)
 			} else if proof != "" {
-				pc := claims(t, proof)
+				pc := testenv.Claims(t, proof)
 				if pc["htu"] != env.URL+"/token" || pc["htm"] != "POST" {
 					t.Errorf("proof htm/htu = %v %v", pc["htm"], pc["htu"])
 				}
@@ -116,7 +116,7 @@ func TestClientCredentials(t *testing.T) {
 				}
 			}
 			if a := last.Form.Get("client_assertion"); a != "" {
-				ac := claims(t, a)
+				ac := testenv.Claims(t, a)
 				// CL-5: aud is the issuer, as a string.
 				if aud, ok := ac["aud"].(string); !ok || aud != env.URL {
 					t.Errorf("assertion aud = %#v, want the string %q", ac["aud"], env.URL)
@@ -162,7 +162,7 @@ func TestMTLS(t *testing.T) {
 	}
 	sum := sha256.Sum256(env.ClientCerts[testenv.MTLSClient].Cert.Raw)
 	want := base64.RawURLEncoding.EncodeToString(sum[:])
-	cnf, _ := claims(t, tok.AccessToken)["cnf"].(map[string]any)
+	cnf, _ := testenv.Claims(t, tok.AccessToken)["cnf"].(map[string]any)
 	if cnf["x5t#S256"] != want {
 		t.Errorf("cnf = %v, want x5t#S256 %s", cnf, want)
 	}
@@ -258,7 +258,7 @@ func TestLoginAndTransport(t *testing.T) {
 			if len(ui) != 1 || !strings.HasPrefix(ui[0].Header.Get("Authorization"), "DPoP ") {
 				t.Fatalf("userinfo requests = %+v", ui)
 			}
-			pc := claims(t, ui[0].Header.Get("DPoP"))
+			pc := testenv.Claims(t, ui[0].Header.Get("DPoP"))
 			if pc["ath"] == nil || pc["htm"] != "GET" || pc["htu"] != md.UserinfoEndpoint {
 				t.Errorf("userinfo proof = %v", pc)
 			}
@@ -320,7 +320,7 @@ func TestLoginPARBinding(t *testing.T) {
 		if got := last.Form.Get("dpop_jkt"); jkt != (got == cfg.DPoPKey.Thumbprint()) || jkt == (last.Header.Get("DPoP") != "") {
 			t.Errorf("dpop_jkt %v: PAR sent dpop_jkt %q and proof %v", jkt, got, last.Header.Get("DPoP") != "")
 		}
-		if cnf, _ := claims(t, tok.AccessToken)["cnf"].(map[string]any); cnf["jkt"] != cfg.DPoPKey.Thumbprint() {
+		if cnf, _ := testenv.Claims(t, tok.AccessToken)["cnf"].(map[string]any); cnf["jkt"] != cfg.DPoPKey.Thumbprint() {
 			t.Errorf("dpop_jkt %v: cnf = %v", jkt, cnf)
 		}
 		challenges = append(challenges, last.Form.Get("code_challenge")+" "+last.Form.Get("state"))
@@ -388,7 +388,7 @@ func TestTransportResourceNonce(t *testing.T) {
 	if len(ui) != 2 || ui[0].Status != http.StatusUnauthorized {
 		t.Fatalf("userinfo requests = %d (first %d), want a 401 then a retry", len(ui), ui[0].Status)
 	}
-	first, second := claims(t, ui[0].Header.Get("DPoP")), claims(t, ui[1].Header.Get("DPoP"))
+	first, second := testenv.Claims(t, ui[0].Header.Get("DPoP")), testenv.Claims(t, ui[1].Header.Get("DPoP"))
 	if first["nonce"] != nil || second["nonce"] == nil || first["jti"] == second["jti"] {
 		t.Errorf("proofs %v then %v: want a fresh proof with the nonce", first, second)
 	}

@@ -3,10 +3,7 @@ package client
 import (
 	"context"
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/ed25519"
 	"crypto/rand"
-	"crypto/rsa"
 	"crypto/tls"
 	"encoding/base64"
 	"encoding/json"
@@ -322,18 +319,7 @@ func (c *Config) assertionKey() (*jose.PrivateKey, error) {
 	if c.Key == nil {
 		return nil, errors.New("client: private_key_jwt needs Config.Key")
 	}
-	var alg string
-	switch pk := c.Key.Public().(type) {
-	case *ecdsa.PublicKey:
-		alg = jose.ES256
-	case *rsa.PublicKey:
-		alg = jose.PS256
-	case ed25519.PublicKey:
-		alg = jose.EdDSA
-	default:
-		return nil, fmt.Errorf("client: unsupported key type %T", pk)
-	}
-	k, err := jose.NewExternalKey(c.Key, alg, c.KeyID)
+	k, err := jose.NewExternalKey(c.Key, "", c.KeyID)
 	if err != nil {
 		return nil, fmt.Errorf("client: Config.Key: %w", err)
 	}

@@ -126,7 +126,7 @@ func TestDeviceFlowBulwark(t *testing.T) {
 			if tok.TokenType != "DPoP" {
 				t.Errorf("token_type = %q", tok.TokenType)
 			}
-			if cnf, _ := claims(t, tok.AccessToken)["cnf"].(map[string]any); cnf["jkt"] != key.Thumbprint() {
+			if cnf, _ := testenv.Claims(t, tok.AccessToken)["cnf"].(map[string]any); cnf["jkt"] != key.Thumbprint() {
 				t.Errorf("cnf = %v, want jkt %s", cnf, key.Thumbprint())
 			}
 			if len(slept) != 1 || slept[0] <= 0 {

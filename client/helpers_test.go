@@ -5,10 +5,7 @@ import (
 	"context"
 	"crypto"
 	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/tls"
-	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -86,21 +83,9 @@ func httpClient(env *testenv.Env) (*http.Client, *recorder) {
 // signerOf returns the crypto.Signer behind a test client key.
 func signerOf(t *testing.T, k *jose.PrivateKey) *ecdsa.PrivateKey {
 	t.Helper()
-	b, err := k.MarshalJSON()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var jwk struct{ D string }
-	if err := json.Unmarshal(b, &jwk); err != nil {
-		t.Fatal(err)
-	}
-	d, err := base64.RawURLEncoding.DecodeString(jwk.D)
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, err := ecdsa.ParseRawPrivateKey(elliptic.P256(), d)
-	if err != nil {
-		t.Fatal(err)
+	key, ok := k.Signer().(*ecdsa.PrivateKey)
+	if !ok {
+		t.Fatalf("test key is %T, not ECDSA", k.Signer())
 	}
 	return key
 }
@@ -112,24 +97,6 @@ type hsmSigner struct{ k crypto.Signer }
 func (h hsmSigner) Public() crypto.PublicKey { return h.k.Public() }
 func (h hsmSigner) Sign(r io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
 	return h.k.Sign(r, digest, opts)
-}
-
-// claims decodes a JWT's payload without verification.
-func claims(t *testing.T, jwt string) map[string]any {
-	t.Helper()
-	parts := strings.Split(jwt, ".")
-	if len(parts) != 3 {
-		t.Fatalf("not a JWT: %q", jwt)
-	}
-	b, err := base64.RawURLEncoding.DecodeString(parts[1])
-	if err != nil {
-		t.Fatal(err)
-	}
-	var m map[string]any
-	if err := json.Unmarshal(b, &m); err != nil {
-		t.Fatal(err)
-	}
-	return m
 }
 
 var hiddenInput = regexp.MustCompile(`name="(csrf_token|handle)" value="([^"]*)"`)

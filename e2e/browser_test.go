@@ -253,11 +253,11 @@ func TestBrowserCodeFlow(t *testing.T) {
 	if tresp.StatusCode != http.StatusOK || tb.AccessToken == "" || tb.IDToken == "" {
 		t.Fatalf("token: %d %+v", tresp.StatusCode, tb)
 	}
-	at := claims(t, tb.AccessToken)
+	at := testenv.Claims(t, tb.AccessToken)
 	if scope, _ := at["scope"].(string); at["client_id"] != testenv.FAPIClient || at["iss"] != env.URL || !sameScopes(scope, "openid profile email accounts") {
 		t.Errorf("access token claims = %v", at)
 	}
-	if id := claims(t, tb.IDToken); id["nonce"] != f.Nonce || id["sub"] != at["sub"] {
+	if id := testenv.Claims(t, tb.IDToken); id["nonce"] != f.Nonce || id["sub"] != at["sub"] {
 		t.Errorf("id token claims = %v", id)
 	}
 }

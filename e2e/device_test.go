@@ -221,8 +221,8 @@ func TestDeviceFlow(t *testing.T) {
 			if tb.RefreshToken == "" || tb.IDToken == "" || tb.Scope != "openid profile" {
 				t.Errorf("tokens = %+v, want refresh and ID tokens for openid profile", tb)
 			}
-			at := claims(t, tb.AccessToken)
-			if at["client_id"] != testenv.PublicClient || at["sub"] == nil || at["sub"] != claims(t, tb.IDToken)["sub"] {
+			at := testenv.Claims(t, tb.AccessToken)
+			if at["client_id"] != testenv.PublicClient || at["sub"] == nil || at["sub"] != testenv.Claims(t, tb.IDToken)["sub"] {
 				t.Errorf("access token claims = %v", at)
 			}
 			cnf, _ := at["cnf"].(map[string]any)

@@ -285,7 +285,7 @@ func TestDPoPProofChecks(t *testing.T) {
 				resp, tb := tokenWithProof(t, env, testenv.FAPIClient, url.Values{"grant_type": {"client_credentials"}},
 					caseHeaders(t, key, tc, http.MethodPost, env.URL+"/token", ""))
 				checkCase(t, tc, resp, http.StatusOK)
-				if tc.ok && (tb.TokenType != "DPoP" || claims(t, tb.AccessToken)["cnf"].(map[string]any)["jkt"] != key.jkt()) {
+				if tc.ok && (tb.TokenType != "DPoP" || testenv.Claims(t, tb.AccessToken)["cnf"].(map[string]any)["jkt"] != key.jkt()) {
 					t.Errorf("token not bound to the proof key: %+v", tb)
 				}
 			})
@@ -559,7 +559,7 @@ func TestDPoPRefresh(t *testing.T) {
 		}, []string{x.proof(t, http.MethodPost, env.URL+"/token", "")})
 		r, rb := tokenWithProof(t, env, testenv.FAPIClient, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tb.RefreshToken}},
 			[]string{y.proof(t, http.MethodPost, env.URL+"/token", "")})
-		if r.StatusCode != http.StatusOK || claims(t, rb.AccessToken)["cnf"].(map[string]any)["jkt"] != y.jkt() {
+		if r.StatusCode != http.StatusOK || testenv.Claims(t, rb.AccessToken)["cnf"].(map[string]any)["jkt"] != y.jkt() {
 			t.Fatalf("refresh with a new key: %d %+v", r.StatusCode, rb)
 		}
 		// Without any proof a fapi2 client gets no token at all.
@@ -594,7 +594,7 @@ func TestDPoPRefresh(t *testing.T) {
 		r, _ = token(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tb.RefreshToken}}, nil)
 		wantError(t, r, http.StatusBadRequest, "invalid_dpop_proof")
 		r, rb := token(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tb.RefreshToken}}, x)
-		if r.StatusCode != http.StatusOK || claims(t, rb.AccessToken)["cnf"].(map[string]any)["jkt"] != x.jkt() {
+		if r.StatusCode != http.StatusOK || testenv.Claims(t, rb.AccessToken)["cnf"].(map[string]any)["jkt"] != x.jkt() {
 			t.Fatalf("public refresh with its key: %d %+v", r.StatusCode, rb)
 		}
 		// The rotated successor is still bound to x.

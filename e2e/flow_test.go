@@ -47,14 +47,14 @@ func TestFAPI2CodeFlow(t *testing.T) {
 	if resp.Header.Get("Cache-Control") != "no-store" {
 		t.Errorf("token response Cache-Control = %q", resp.Header.Get("Cache-Control"))
 	}
-	at := claims(t, tb.AccessToken)
+	at := testenv.Claims(t, tb.AccessToken)
 	if h := header(t, tb.AccessToken); h["typ"] != "at+jwt" || h["kid"] == nil {
 		t.Errorf("access token header = %v", h)
 	}
 	if at["iss"] != env.URL || at["client_id"] != testenv.FAPIClient || at["jti"] == nil || at["sub"] == nil {
 		t.Errorf("access token claims = %v", at)
 	}
-	id := claims(t, tb.IDToken)
+	id := testenv.Claims(t, tb.IDToken)
 	if id["nonce"] != f.Nonce || id["aud"] != testenv.FAPIClient || id["iss"] != env.URL || id["sub"] != at["sub"] {
 		t.Errorf("id token claims = %v", id)
 	}
@@ -242,7 +242,7 @@ func TestLongStateAndNonce(t *testing.T) {
 		t.Errorf("state changed: %d chars back", len(cb.Get("state")))
 	}
 	_, tb := redeem(t, env, testenv.FAPIClient, cb.Get("code"), f.Verifier)
-	if claims(t, tb.IDToken)["nonce"] != nonce {
+	if testenv.Claims(t, tb.IDToken)["nonce"] != nonce {
 		t.Errorf("nonce changed")
 	}
 }

@@ -2,10 +2,7 @@ package e2e_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/x509"
-	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
@@ -509,23 +506,7 @@ func TestGatewayDPoPNonce(t *testing.T) {
 // gwPEMKey writes client's private_key_jwt key as a PKCS #8 PEM file.
 func gwPEMKey(t *testing.T, k *jose.PrivateKey) string {
 	t.Helper()
-	raw, err := k.MarshalJSON()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var jwk struct{ D string }
-	if err := json.Unmarshal(raw, &jwk); err != nil {
-		t.Fatal(err)
-	}
-	d, err := base64.RawURLEncoding.DecodeString(jwk.D)
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, err := ecdsa.ParseRawPrivateKey(elliptic.P256(), d)
-	if err != nil {
-		t.Fatal(err)
-	}
-	der, err := x509.MarshalPKCS8PrivateKey(key)
+	der, err := x509.MarshalPKCS8PrivateKey(k.Signer())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -176,25 +176,6 @@ func senderConstraint(t *testing.T, env *testenv.Env, client string) http.Header
 	return nil
 }
 
-// claims decodes a JWT's payload without verification (tests inspect what
-// the server produced; verification is covered by interop and unit tests).
-func claims(t *testing.T, jwt string) map[string]any {
-	t.Helper()
-	parts := strings.Split(jwt, ".")
-	if len(parts) != 3 {
-		t.Fatalf("not a JWT: %q", jwt)
-	}
-	b, err := base64.RawURLEncoding.DecodeString(parts[1])
-	if err != nil {
-		t.Fatal(err)
-	}
-	var m map[string]any
-	if err := json.Unmarshal(b, &m); err != nil {
-		t.Fatal(err)
-	}
-	return m
-}
-
 func header(t *testing.T, jwt string) map[string]any {
 	t.Helper()
 	b, err := base64.RawURLEncoding.DecodeString(strings.Split(jwt, ".")[0])

@@ -63,7 +63,7 @@ func mtlsCnf(leaf *testca.Leaf) map[string]any {
 // mtlsCnfOf returns the cnf claim of a JWT access token, nil when absent.
 func mtlsCnfOf(t *testing.T, jwt string) map[string]any {
 	t.Helper()
-	cnf, _ := claims(t, jwt)["cnf"].(map[string]any)
+	cnf, _ := testenv.Claims(t, jwt)["cnf"].(map[string]any)
 	return cnf
 }
 
@@ -438,10 +438,10 @@ func TestMTLSCodeFlow(t *testing.T) {
 	if diff := cmp.Diff(mtlsCnf(cert), mtlsCnfOf(t, tb.AccessToken)); diff != "" {
 		t.Errorf("access token cnf (-want +got):\n%s", diff)
 	}
-	if id := claims(t, tb.IDToken); id["aud"] != testenv.MTLSClient || id["nonce"] != f.Nonce {
+	if id := testenv.Claims(t, tb.IDToken); id["aud"] != testenv.MTLSClient || id["nonce"] != f.Nonce {
 		t.Errorf("id token aud %v nonce %v", id["aud"], id["nonce"])
 	}
-	sub := claims(t, tb.AccessToken)["sub"]
+	sub := testenv.Claims(t, tb.AccessToken)["sub"]
 
 	// MTLS-RS-1: the token works only over a connection presenting the
 	// certificate it is bound to.

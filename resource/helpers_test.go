@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto"
 	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
@@ -45,21 +44,9 @@ func b64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
 // rawKey extracts the ECDSA key of a test key through its private JWK.
 func rawKey(t testing.TB, k *jose.PrivateKey) *ecdsa.PrivateKey {
 	t.Helper()
-	b, err := k.MarshalJSON()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var jwk struct{ D string }
-	if err := json.Unmarshal(b, &jwk); err != nil {
-		t.Fatal(err)
-	}
-	d, err := base64.RawURLEncoding.DecodeString(jwk.D)
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, err := ecdsa.ParseRawPrivateKey(elliptic.P256(), d)
-	if err != nil {
-		t.Fatal(err)
+	key, ok := k.Signer().(*ecdsa.PrivateKey)
+	if !ok {
+		t.Fatalf("test key is %T, not ECDSA", k.Signer())
 	}
 	return key
 }

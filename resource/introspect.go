@@ -3,10 +3,7 @@ package resource
 import (
 	"context"
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/ed25519"
 	"crypto/rand"
-	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
@@ -108,18 +105,7 @@ func (in *Introspection) newIntrospector(v *Verifier, keys *keyCache) (*introspe
 	case (in.ClientSecret == "") == (in.Signer == nil):
 		return it, errors.New("Introspection needs exactly one of ClientSecret and Signer")
 	case in.Signer != nil:
-		var alg string
-		switch pk := in.Signer.Public().(type) {
-		case *ecdsa.PublicKey:
-			alg = jose.ES256
-		case *rsa.PublicKey:
-			alg = jose.PS256
-		case ed25519.PublicKey:
-			alg = jose.EdDSA
-		default:
-			return it, fmt.Errorf("Introspection.Signer has an unsupported %T key", pk)
-		}
-		k, err := jose.NewExternalKey(in.Signer, alg, in.KeyID)
+		k, err := jose.NewExternalKey(in.Signer, "", in.KeyID)
 		if err != nil {
 			return it, fmt.Errorf("Introspection.Signer: %w", err)
 		}

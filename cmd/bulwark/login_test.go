@@ -262,24 +262,6 @@ func (r *recorder) header(k string) http.Header {
 	return r.last[k]
 }
 
-// claims decodes a JWT's payload without verifying it.
-func claims(t *testing.T, jwt string) map[string]any {
-	t.Helper()
-	parts := strings.Split(jwt, ".")
-	if len(parts) != 3 {
-		t.Fatalf("not a JWT: %q", jwt)
-	}
-	b, err := base64.RawURLEncoding.DecodeString(parts[1])
-	if err != nil {
-		t.Fatal(err)
-	}
-	var m map[string]any
-	if err := json.Unmarshal(b, &m); err != nil {
-		t.Fatal(err)
-	}
-	return m
-}
-
 func decodeToken(t *testing.T, out string) tokenOutput {
 	t.Helper()
 	var tok tokenOutput
@@ -383,7 +365,7 @@ func TestLoginDPoP(t *testing.T) {
 	if tok.TokenType != "DPoP" || tok.Scope != "email offline_access openid profile" || tok.ExpiresIn <= 0 || tok.IDToken == "" {
 		t.Errorf("token --json = %+v", tok)
 	}
-	cnf, _ := claims(t, tok.AccessToken)["cnf"].(map[string]any)
+	cnf, _ := testenv.Claims(t, tok.AccessToken)["cnf"].(map[string]any)
 	if cnf["jkt"] != key.Thumbprint() {
 		t.Errorf("cnf = %v, want jkt %s (the saved DPoP key)", cnf, key.Thumbprint())
 	}
@@ -402,8 +384,8 @@ func TestLoginDPoP(t *testing.T) {
 	}
 	h := c.rec.header("GET /userinfo")
 	sum := sha256.Sum256([]byte(tok.AccessToken))
-	if h.Get("Authorization") != "DPoP "+tok.AccessToken || claims(t, h.Get("DPoP"))["ath"] != base64.RawURLEncoding.EncodeToString(sum[:]) {
-		t.Errorf("curl sent Authorization %q, DPoP claims %v", h.Get("Authorization"), claims(t, h.Get("DPoP")))
+	if h.Get("Authorization") != "DPoP "+tok.AccessToken || testenv.Claims(t, h.Get("DPoP"))["ath"] != base64.RawURLEncoding.EncodeToString(sum[:]) {
+		t.Errorf("curl sent Authorization %q, DPoP claims %v", h.Get("Authorization"), testenv.Claims(t, h.Get("DPoP")))
 	}
 	// The token alone is worth nothing: without a proof, or as Bearer,
 	// it is refused.
@@ -477,7 +459,7 @@ func TestLoginFAPI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cnf, _ := claims(t, tok.AccessToken)["cnf"].(map[string]any); tok.TokenType != "DPoP" || cnf["jkt"] != key.Thumbprint() {
+	if cnf, _ := testenv.Claims(t, tok.AccessToken)["cnf"].(map[string]any); tok.TokenType != "DPoP" || cnf["jkt"] != key.Thumbprint() {
 		t.Errorf("token = %+v, cnf %v", tok, cnf)
 	}
 	if out := c.mustRun("curl", "--profile", "fapi", "-s", srv.URL+"/userinfo"); !strings.Contains(out, `"sub"`) {
@@ -555,7 +537,7 @@ func TestLoginModes(t *testing.T) {
 				t.Errorf("the browser opener was called %d times", c.opens.Load())
 			}
 			tok := decodeToken(t, c.mustRun("token", "--json"))
-			cnf := claims(t, tok.AccessToken)["cnf"]
+			cnf := testenv.Claims(t, tok.AccessToken)["cnf"]
 			if tok.TokenType != tc.wantType || (tc.wantType == "Bearer") != (cnf == nil) {
 				t.Errorf("token_type %q, cnf %v; want %s", tok.TokenType, cnf, tc.wantType)
 			}
@@ -636,7 +618,7 @@ func TestLoginMTLS(t *testing.T) {
 		"--ca-file", write("ca.pem", srv.CA.PEM()), "--save")
 	tok := decodeToken(t, c.mustRun("token", "--json"))
 	sum := sha256.Sum256(leaf.Cert.Raw)
-	cnf, _ := claims(t, tok.AccessToken)["cnf"].(map[string]any)
+	cnf, _ := testenv.Claims(t, tok.AccessToken)["cnf"].(map[string]any)
 	if tok.TokenType != "Bearer" || cnf["x5t#S256"] != base64.RawURLEncoding.EncodeToString(sum[:]) {
 		t.Errorf("token_type %q, cnf %v; want a certificate-bound token", tok.TokenType, cnf)
 	}

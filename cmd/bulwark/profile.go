@@ -4,21 +4,15 @@ import (
 	"bytes"
 	"context"
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/ed25519"
-	"crypto/elliptic"
-	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
 	"io/fs"
-	"math/big"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -30,6 +24,7 @@ import (
 
 	"github.com/bulwarkauth/bulwark/client"
 	"github.com/bulwarkauth/bulwark/internal/config"
+	"github.com/bulwarkauth/bulwark/internal/jose"
 )
 
 // This file holds what the client commands (login, token, curl, logout)
@@ -453,56 +448,12 @@ func parsePEMKey(b []byte) (crypto.Signer, error) {
 	return s, nil
 }
 
-// parsePrivateJWK builds a crypto.Signer from a private JWK (RFC 7518
-// §6): EC P-256, RSA or OKP Ed25519. Package client has no public parser
-// for a signing key (ParseDPoPKey returns a DPoPKey, not a Signer).
+// parsePrivateJWK reads a private JWK (RFC 7518 §6: EC P-256, RSA or OKP
+// Ed25519) with the server's own key parser and its strength checks.
 func parsePrivateJWK(b []byte) (crypto.Signer, string, error) {
-	var j struct {
-		Kty, Crv, Kid, X, Y, D, N, E, P, Q string
-	}
-	if err := json.Unmarshal(b, &j); err != nil {
+	k, err := jose.ParseUserJWK(b)
+	if err != nil {
 		return nil, "", fmt.Errorf("JWK: %w", err)
 	}
-	dec := func(s string) []byte { v, _ := base64.RawURLEncoding.DecodeString(s); return v }
-	if j.D == "" {
-		return nil, "", errors.New("JWK: not a private key (no d)")
-	}
-	switch {
-	case j.Kty == "EC" && j.Crv == "P-256":
-		k, err := ecdsa.ParseRawPrivateKey(elliptic.P256(), dec(j.D))
-		if err != nil {
-			return nil, "", fmt.Errorf("JWK: %w", err)
-		}
-		pub, err := k.PublicKey.Bytes()
-		if err != nil || !bytes.Equal(pub[1:33], dec(j.X)) || !bytes.Equal(pub[33:], dec(j.Y)) {
-			return nil, "", errors.New("JWK: d does not match x and y")
-		}
-		return k, j.Kid, nil
-	case j.Kty == "RSA":
-		n, e := new(big.Int).SetBytes(dec(j.N)), new(big.Int).SetBytes(dec(j.E))
-		if !e.IsInt64() || j.P == "" || j.Q == "" {
-			return nil, "", errors.New("JWK: RSA key needs n, e, d, p and q")
-		}
-		k := &rsa.PrivateKey{
-			PublicKey: rsa.PublicKey{N: n, E: int(e.Int64())},
-			D:         new(big.Int).SetBytes(dec(j.D)),
-			Primes:    []*big.Int{new(big.Int).SetBytes(dec(j.P)), new(big.Int).SetBytes(dec(j.Q))},
-		}
-		if err := k.Validate(); err != nil {
-			return nil, "", fmt.Errorf("JWK: %w", err)
-		}
-		k.Precompute()
-		return k, j.Kid, nil
-	case j.Kty == "OKP" && j.Crv == "Ed25519":
-		seed := dec(j.D)
-		if len(seed) != ed25519.SeedSize {
-			return nil, "", errors.New("JWK: Ed25519 d must be 32 bytes")
-		}
-		k := ed25519.NewKeyFromSeed(seed)
-		if !bytes.Equal(k.Public().(ed25519.PublicKey), dec(j.X)) {
-			return nil, "", errors.New("JWK: d does not match x")
-		}
-		return k, j.Kid, nil
-	}
-	return nil, "", fmt.Errorf("JWK: unsupported kty %q crv %q (use EC P-256, RSA or OKP Ed25519)", j.Kty, j.Crv)
+	return k.Signer(), k.KeyID(), nil
 }

@@ -43,26 +43,8 @@ type Handler struct {
 // (RFC 9126 §2): client authentication exactly as at the token endpoint,
 // 201 with request_uri and expires_in on success.
 func (h *Handler) PAR(w http.ResponseWriter, r *http.Request) error {
-	if err := h.PerIP.Allow("par:" + httpx.ClientIP(r)); err != nil {
-		return err
-	}
-	form, err := httpx.ParseForm(w, r, 0)
+	form, c, err := h.authenticate(w, r, "par:")
 	if err != nil {
-		return err
-	}
-	creds, err := clients.ParseCredentials(r.Header.Get("Authorization"), form)
-	if err != nil {
-		return err
-	}
-	if creds.Certificate, creds.Intermediates, err = h.Certs.Certificate(r); err != nil {
-		return err
-	}
-	if err := h.PerClient.Allow("par:" + creds.ClientID + creds.BasicID); err != nil {
-		return err
-	}
-	c, err := h.Service.Clients.Authenticate(r.Context(), creds)
-	if err != nil {
-		countAuthFailure(h.Metrics, err)
 		return err
 	}
 	proofs := r.Header.Values(dpop.HeaderName)
@@ -83,26 +65,8 @@ func (h *Handler) PAR(w http.ResponseWriter, r *http.Request) error {
 // endpoint, 200 with the device and user codes on success (§3.2). It
 // shares the PAR endpoint's rate limits, under its own keys.
 func (h *Handler) DeviceAuthorization(w http.ResponseWriter, r *http.Request) error {
-	if err := h.PerIP.Allow("device:" + httpx.ClientIP(r)); err != nil {
-		return err
-	}
-	form, err := httpx.ParseForm(w, r, 0)
+	form, c, err := h.authenticate(w, r, "device:")
 	if err != nil {
-		return err
-	}
-	creds, err := clients.ParseCredentials(r.Header.Get("Authorization"), form)
-	if err != nil {
-		return err
-	}
-	if creds.Certificate, creds.Intermediates, err = h.Certs.Certificate(r); err != nil {
-		return err
-	}
-	if err := h.PerClient.Allow("device:" + creds.ClientID + creds.BasicID); err != nil {
-		return err
-	}
-	c, err := h.Service.Clients.Authenticate(r.Context(), creds)
-	if err != nil {
-		countAuthFailure(h.Metrics, err)
 		return err
 	}
 	res, err := h.Service.DeviceAuthorize(r.Context(), c, DeviceRequest{Scope: form.Get("scope")})
@@ -111,6 +75,36 @@ func (h *Handler) DeviceAuthorization(w http.ResponseWriter, r *http.Request) er
 	}
 	httpx.WriteJSON(w, http.StatusOK, res)
 	return nil
+}
+
+// authenticate is the front half of PAR and device authorization: rate
+// limits per IP and per client (under the endpoint's key prefix), the
+// bounded form, and client authentication exactly as at the token endpoint
+// (the client certificate included).
+func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request, limitPrefix string) (url.Values, *clients.Client, error) {
+	if err := h.PerIP.Allow(limitPrefix + httpx.ClientIP(r)); err != nil {
+		return nil, nil, err
+	}
+	form, err := httpx.ParseForm(w, r, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	creds, err := clients.ParseCredentials(r.Header.Get("Authorization"), form)
+	if err != nil {
+		return nil, nil, err
+	}
+	if creds.Certificate, creds.Intermediates, err = h.Certs.Certificate(r); err != nil {
+		return nil, nil, err
+	}
+	if err := h.PerClient.Allow(limitPrefix + creds.ClientID + creds.BasicID); err != nil {
+		return nil, nil, err
+	}
+	c, err := h.Service.Clients.Authenticate(r.Context(), creds)
+	if err != nil {
+		countAuthFailure(h.Metrics, err)
+		return nil, nil, err
+	}
+	return form, c, nil
 }
 
 func countAuthFailure(m *telemetry.Metrics, err error) {

@@ -252,19 +252,9 @@ func (s *Server) Run(ctx context.Context) error {
 		ln.Close()
 		return fmt.Errorf("authserver: listen (mtls): %w", err)
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	errc := make(chan error, 2)
-	go func() { errc <- s.Serve(ctx, ln) }()
-	go func() { errc <- s.ServeMTLS(ctx, mln) }()
-	// Either listener failing stops both: a half-running server would
-	// advertise endpoints it does not serve.
-	err = <-errc
-	cancel()
-	if err2 := <-errc; err == nil {
-		err = err2
-	}
-	return err
+	return httpx.ServeAll(ctx,
+		func(ctx context.Context) error { return s.Serve(ctx, ln) },
+		func(ctx context.Context) error { return s.ServeMTLS(ctx, mln) })
 }
 
 // Serve serves the main handler on ln until ctx is cancelled. With TLS

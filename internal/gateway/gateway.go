@@ -284,19 +284,9 @@ func (g *Gateway) Run(ctx context.Context) error {
 		ln.Close()
 		return fmt.Errorf("gateway: listen (admin): %w", err)
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	errc := make(chan error, 2)
-	go func() { errc <- g.Serve(ctx, ln) }()
-	go func() { errc <- g.ServeAdmin(ctx, aln) }()
-	// Either listener failing stops both, so an orchestrator sees the
-	// failure instead of a half-working gateway.
-	err = <-errc
-	cancel()
-	if err2 := <-errc; err == nil {
-		err = err2
-	}
-	return err
+	return httpx.ServeAll(ctx,
+		func(ctx context.Context) error { return g.Serve(ctx, ln) },
+		func(ctx context.Context) error { return g.ServeAdmin(ctx, aln) })
 }
 
 // Serve serves the gateway on ln until ctx is cancelled. With TLS

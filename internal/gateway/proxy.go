@@ -173,7 +173,10 @@ func (g *Gateway) trustedPeer(host string) bool {
 // did not answer in time: 504 after the route's timeout, 502 otherwise.
 func (g *Gateway) upstreamError(rt *route, w http.ResponseWriter, r *http.Request, err error) {
 	status, outcome, code := http.StatusBadGateway, outcomeUpstreamError, "bad_gateway"
-	if errors.Is(err, context.DeadlineExceeded) {
+	// The route's deadline shows in err, in the request's context, or as a
+	// net.Error timeout, depending on where the transport was when it hit.
+	var ne net.Error
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(r.Context().Err(), context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout() {
 		status, outcome, code = http.StatusGatewayTimeout, outcomeUpstreamTimeout, "gateway_timeout"
 	}
 	if x := exchangeFrom(r.Context()); x != nil {

@@ -201,8 +201,10 @@ func (g *Gateway) serveRoute(w http.ResponseWriter, r *http.Request) {
 	pctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
 	rc := http.NewResponseController(w)
-	// Best effort: not every ResponseWriter supports deadlines.
-	_ = rc.SetReadDeadline(deadline)
+	// Best effort: not every ResponseWriter supports deadlines. The
+	// connection's deadlines lie a second past the route's, so the route's
+	// context expires first and the client hears 504, not a cancelled 502.
+	_ = rc.SetReadDeadline(deadline.Add(time.Second))
 	_ = rc.SetWriteDeadline(deadline.Add(time.Second))
 	rt.proxy.ServeHTTP(w, r.WithContext(resource.NewContext(pctx, tok)))
 }

@@ -67,3 +67,25 @@ func Serve(ctx context.Context, srv *http.Server, ln net.Listener, grace time.Du
 		return srv.Shutdown(sctx)
 	}
 }
+
+// ServeAll runs every serve function until ctx is cancelled or one of them
+// returns; then it cancels the others and returns the first error. A role
+// with several listeners (the mTLS listener, an admin listener) uses it so
+// that one failing listener stops them all, rather than leaving a
+// half-running server that advertises endpoints it does not serve.
+func ServeAll(ctx context.Context, serves ...func(context.Context) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errc := make(chan error, len(serves))
+	for _, serve := range serves {
+		go func() { errc <- serve(ctx) }()
+	}
+	err := <-errc
+	cancel()
+	for range len(serves) - 1 {
+		if err2 := <-errc; err == nil {
+			err = err2
+		}
+	}
+	return err
+}

@@ -16,7 +16,7 @@ import (
 )
 
 // NewExternalKey wraps a crypto.Signer as a PrivateKey that signs with alg
-// (PS256, ES256 or EdDSA), so callers outside this package, such as the
+// (PS256, ES256 or EdDSA; empty picks the one the key type allows), so callers outside this package, such as the
 // public client library signing private_key_jwt assertions, can use a key
 // they hold in any form: an in-memory key, an HSM or a KMS. kid, when set,
 // is sent as the JWS kid header.
@@ -35,6 +35,9 @@ func NewExternalKey(s crypto.Signer, alg, kid string) (*PrivateKey, error) {
 	pub := s.Public()
 	if err := checkPublicKey(pub); err != nil {
 		return nil, err
+	}
+	if alg == "" {
+		alg = algorithmFor(pub)
 	}
 	switch pk := pub.(type) {
 	case *rsa.PublicKey:
@@ -62,6 +65,32 @@ func NewExternalKey(s crypto.Signer, alg, kid string) (*PrivateKey, error) {
 		key = &opaque{s: s, alg: alg, kid: kid}
 	}
 	return &PrivateKey{jwk: gojose.JSONWebKey{Key: key, KeyID: kid, Algorithm: alg, Use: "sig"}}, nil
+}
+
+// algorithmFor is the one allowed algorithm of a public key's type (PS256
+// for RSA, ES256 for EC, EdDSA for Ed25519), "" for any other type.
+func algorithmFor(pub crypto.PublicKey) string {
+	switch pub.(type) {
+	case *rsa.PublicKey:
+		return PS256
+	case *ecdsa.PublicKey:
+		return ES256
+	case ed25519.PublicKey:
+		return EdDSA
+	}
+	return ""
+}
+
+// Signer returns the key as a crypto.Signer: the in-memory private key, or
+// the signer NewExternalKey wrapped.
+func (k *PrivateKey) Signer() crypto.Signer {
+	switch key := k.jwk.Key.(type) {
+	case *opaque:
+		return key.s
+	case crypto.Signer:
+		return key
+	}
+	return nil
 }
 
 // opaque adapts a crypto.Signer to go-jose's OpaqueSigner, converting the

@@ -233,14 +233,25 @@ func GenerateKey(alg string) (*PrivateKey, error) {
 	}}, nil
 }
 
-// ParsePrivateJWK parses a private JWK previously produced by MarshalJSON.
-func ParsePrivateJWK(data []byte) (*PrivateKey, error) {
+// ParsePrivateJWK parses a private JWK previously produced by MarshalJSON;
+// its alg is required.
+func ParsePrivateJWK(data []byte) (*PrivateKey, error) { return parsePrivateJWK(data, false) }
+
+// ParseUserJWK parses a private JWK a person supplied (a client's key file):
+// without alg it gets the one algorithm its key type allows. Every other
+// check is ParsePrivateJWK's.
+func ParseUserJWK(data []byte) (*PrivateKey, error) { return parsePrivateJWK(data, true) }
+
+func parsePrivateJWK(data []byte, inferAlg bool) (*PrivateKey, error) {
 	var jwk gojose.JSONWebKey
 	if err := jwk.UnmarshalJSON(data); err != nil {
 		return nil, fmt.Errorf("jose: parse private JWK: %w", err)
 	}
 	if jwk.IsPublic() || !jwk.Valid() {
 		return nil, errors.New("jose: not a private JWK")
+	}
+	if inferAlg && jwk.Algorithm == "" {
+		jwk.Algorithm = algorithmFor(jwk.Public().Key)
 	}
 	if !slices.Contains(FAPIAlgorithms, jwk.Algorithm) {
 		return nil, fmt.Errorf("jose: private JWK alg %q not allowed", jwk.Algorithm)

@@ -481,3 +481,22 @@ func (e *Env) PostFormURL(t testing.TB, c *http.Client, u string, form url.Value
 	resp.Body = io.NopCloser(strings.NewReader(string(body)))
 	return resp
 }
+
+// Claims decodes a JWT's payload without verifying it: tests inspect what
+// the server produced (verification has tests of its own).
+func Claims(t testing.TB, jwt string) map[string]any {
+	t.Helper()
+	parts := strings.Split(jwt, ".")
+	if len(parts) != 3 {
+		t.Fatalf("not a JWT: %q", jwt)
+	}
+	b, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
