@@ -20,6 +20,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/bulwarkauth/bulwark/client"
+	"github.com/bulwarkauth/bulwark/client/cachetest"
 	"github.com/bulwarkauth/bulwark/internal/testenv"
 )
 
@@ -314,51 +315,23 @@ func TestCacheChildProcess(t *testing.T) {
 	fmt.Printf("TOKEN=%s\n", tok.AccessToken)
 }
 
+// TestCaches runs the cache conformance suite on the memory and file
+// caches.
 func TestCaches(t *testing.T) {
-	ctx := context.Background()
-	for name, c := range map[string]client.Cache{"memory": &client.MemoryCache{}, "file": &client.FileCache{Dir: t.TempDir()}} {
-		t.Run(name, func(t *testing.T) {
-			if _, err := c.Load(ctx, "p"); !errors.Is(err, client.ErrCacheMiss) {
-				t.Errorf("Load of a missing key = %v, want ErrCacheMiss", err)
-			}
-			if err := c.Store(ctx, "p", []byte("v1")); err != nil {
-				t.Fatal(err)
-			}
-			if err := c.Store(ctx, "p", []byte("v2")); err != nil {
-				t.Fatal(err)
-			}
-			if b, err := c.Load(ctx, "p"); err != nil || string(b) != "v2" {
-				t.Errorf("Load = %q, %v", b, err)
-			}
-			if err := c.Delete(ctx, "p"); err != nil {
-				t.Fatal(err)
-			}
-			if err := c.Delete(ctx, "p"); err != nil {
-				t.Errorf("second Delete = %v", err)
-			}
-			if _, err := c.Load(ctx, "p"); !errors.Is(err, client.ErrCacheMiss) {
-				t.Errorf("Load after Delete = %v", err)
-			}
-			l := c.(client.Locker)
-			unlock, err := l.Lock(ctx, "p")
-			if err != nil {
-				t.Fatal(err)
-			}
-			short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
-			defer cancel()
-			if _, err := l.Lock(short, "p"); !errors.Is(err, context.DeadlineExceeded) {
-				t.Errorf("second Lock = %v, want to wait until the deadline", err)
-			}
-			unlock()
-			unlock2, err := l.Lock(ctx, "p")
-			if err != nil {
-				t.Fatal(err)
-			}
-			unlock2()
+	t.Run("memory", func(t *testing.T) {
+		cachetest.Run(t, func(t *testing.T) func() client.Cache {
+			c := &client.MemoryCache{}
+			return func() client.Cache { return c }
 		})
-	}
+	})
+	t.Run("file", func(t *testing.T) {
+		cachetest.Run(t, func(t *testing.T) func() client.Cache {
+			dir := t.TempDir()
+			return func() client.Cache { return &client.FileCache{Dir: dir} }
+		})
+	})
 	for _, key := range []string{"../x", "", ".hidden", "a/b"} {
-		if err := (&client.FileCache{Dir: t.TempDir()}).Store(ctx, key, nil); err == nil {
+		if err := (&client.FileCache{Dir: t.TempDir()}).Store(context.Background(), key, nil); err == nil {
 			t.Errorf("FileCache accepted key %q", key)
 		}
 	}
