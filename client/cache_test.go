@@ -21,16 +21,18 @@ import (
 
 	"github.com/bulwarkauth/bulwark/client"
 	"github.com/bulwarkauth/bulwark/client/cachetest"
+	"github.com/bulwarkauth/bulwark/internal/store/redis"
 	"github.com/bulwarkauth/bulwark/internal/testenv"
+	"github.com/bulwarkauth/bulwark/internal/testenv/services"
 )
 
 const profile = "default"
 
 // expire rewrites the cached entry so its access token has expired.
-func expire(t *testing.T, dir string) {
+func expire(t *testing.T, cache client.Cache) {
 	t.Helper()
-	p := filepath.Join(dir, profile+".json")
-	b, err := os.ReadFile(p)
+	ctx := context.Background()
+	b, err := cache.Load(ctx, profile)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,15 +42,15 @@ func expire(t *testing.T, dir string) {
 	}
 	m["expiry"] = time.Now().Add(-time.Hour).Format(time.RFC3339)
 	b, _ = json.Marshal(m)
-	if err := os.WriteFile(p, b, 0o600); err != nil {
+	if err := cache.Store(ctx, profile, b); err != nil {
 		t.Fatal(err)
 	}
 }
 
 // cached reads the cache entry's access and refresh tokens.
-func cached(t *testing.T, dir string) (at, rt string) {
+func cached(t *testing.T, cache client.Cache) (at, rt string) {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(dir, profile+".json"))
+	b, err := cache.Load(context.Background(), profile)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,7 +59,7 @@ func cached(t *testing.T, dir string) (at, rt string) {
 		RefreshToken string `json:"refresh_token"`
 	}
 	if err := json.Unmarshal(b, &e); err != nil {
-		t.Fatalf("cache file is corrupt: %v: %s", err, b)
+		t.Fatalf("cache entry is corrupt: %v: %s", err, b)
 	}
 	return e.AccessToken, e.RefreshToken
 }
@@ -95,7 +97,7 @@ func TestFileCache(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	at0, rt0 := cached(t, dir)
+	at0, rt0 := cached(t, cache)
 	if at0 != first.AccessToken || rt0 == "" {
 		t.Fatalf("cache holds %q/%q after login", at0, rt0)
 	}
@@ -121,13 +123,13 @@ func TestFileCache(t *testing.T) {
 	})
 
 	t.Run("ok/refresh rotates and persists", func(t *testing.T) {
-		expire(t, dir)
+		expire(t, cache)
 		cfg := newConfig()
 		tok, err := cfg.CachedTokenSource(ctx, cache, profile, noLogin(t)).Token()
 		if err != nil {
 			t.Fatal(err)
 		}
-		at, rt := cached(t, dir)
+		at, rt := cached(t, cache)
 		if at != tok.AccessToken || at == at0 {
 			t.Errorf("cached access token not the refreshed one")
 		}
@@ -137,7 +139,7 @@ func TestFileCache(t *testing.T) {
 	})
 
 	t.Run("ok/ten goroutines refresh once", func(t *testing.T) {
-		expire(t, dir)
+		expire(t, cache)
 		before := tokenRequests(t, env)
 		var wg sync.WaitGroup
 		got := make([]string, 10)
@@ -163,68 +165,13 @@ func TestFileCache(t *testing.T) {
 		if n := tokenRequests(t, env) - before; n != 1 {
 			t.Errorf("%d token requests, want exactly one refresh", n)
 		}
-		if at, _ := cached(t, dir); at != got[0] {
+		if at, _ := cached(t, cache); at != got[0] {
 			t.Error("cache does not hold the shared token")
 		}
 	})
 
 	t.Run("ok/ten processes refresh once", func(t *testing.T) {
-		if testing.Short() {
-			t.Skip("re-executes the test binary")
-		}
-		expire(t, dir)
-		caFile := filepath.Join(t.TempDir(), "ca.pem")
-		if err := os.WriteFile(caFile, env.CA.PEM(), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		barrier := t.TempDir()
-		before := tokenRequests(t, env)
-		var wg sync.WaitGroup
-		got := make([]string, 10)
-		for i := range got {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestCacheChildProcess$", "-test.count=1")
-				cmd.Env = append(os.Environ(), childEnv+"="+strings.Join([]string{env.URL, dir, caFile, barrier, fmt.Sprint(i)}, "\n"))
-				var out, stderr bytes.Buffer
-				cmd.Stdout, cmd.Stderr = &out, &stderr
-				if err := cmd.Run(); err != nil {
-					t.Errorf("child %d: %v\n%s%s", i, err, out.Bytes(), stderr.Bytes())
-					return
-				}
-				for _, line := range strings.Split(out.String(), "\n") {
-					if v, ok := strings.CutPrefix(line, "TOKEN="); ok {
-						got[i] = v
-					}
-				}
-			}()
-		}
-		// Start every child's Token at once, so they really race for
-		// the lock rather than find the token a faster child stored.
-		deadline := time.Now().Add(30 * time.Second)
-		for {
-			ready, _ := filepath.Glob(filepath.Join(barrier, "ready-*"))
-			if len(ready) == len(got) || time.Now().After(deadline) {
-				break
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
-		if err := os.WriteFile(filepath.Join(barrier, "go"), nil, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		wg.Wait()
-		for i, g := range got {
-			if g == "" || g != got[0] {
-				t.Fatalf("child %d got a different token than child 0 (or none)", i)
-			}
-		}
-		if n := tokenRequests(t, env) - before; n != 1 {
-			t.Errorf("%d token requests from ten processes, want exactly one refresh", n)
-		}
-		if at, _ := cached(t, dir); at != got[0] {
-			t.Error("cache does not hold the shared token")
-		}
+		refreshRace(t, env, cache, keyFile, "file\n"+dir)
 	})
 
 	t.Run("ok/transport refreshes on invalid_token", func(t *testing.T) {
@@ -256,7 +203,7 @@ func TestFileCache(t *testing.T) {
 		if resp.StatusCode != http.StatusOK {
 			t.Errorf("userinfo = %d after the refresh", resp.StatusCode)
 		}
-		if at, _ := cached(t, dir); at == tok.AccessToken {
+		if at, _ := cached(t, cache); at == tok.AccessToken {
 			t.Error("the rejected token is still cached")
 		}
 		ui := rec.to("/userinfo")
@@ -268,15 +215,109 @@ func TestFileCache(t *testing.T) {
 
 const childEnv = "BULWARK_CLIENT_CACHE_CHILD"
 
-// TestCacheChildProcess is the child of "ten processes refresh once": it
-// resumes from the shared file cache and prints the token it got.
+// refreshRace is "ten processes refresh once": the entry in cache (shared
+// with the children through spec, see openSpec) has expired, and ten
+// copies of the test binary, started together, each resume from it. Exactly
+// one refresh-token grant may reach the server, every child must get the
+// same access token, and the cache must end up holding it, parseable,
+// with the rotated refresh token.
+func refreshRace(t *testing.T, env *testenv.Env, cache client.Cache, keyFile, spec string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("re-executes the test binary")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	expire(t, cache)
+	_, rt0 := cached(t, cache)
+	caFile := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(caFile, env.CA.PEM(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	barrier := t.TempDir()
+	before, refreshes := tokenRequests(t, env), refreshGrants(t, env)
+	var wg sync.WaitGroup
+	got := make([]string, 10)
+	for i := range got {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestCacheChildProcess$", "-test.count=1")
+			cmd.Env = append(os.Environ(), childEnv+"="+strings.Join([]string{env.URL, keyFile, caFile, barrier, fmt.Sprint(i), spec}, "\n"))
+			var out, stderr bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &out, &stderr
+			if err := cmd.Run(); err != nil {
+				t.Errorf("child %d: %v\n%s%s", i, err, out.Bytes(), stderr.Bytes())
+				return
+			}
+			for _, line := range strings.Split(out.String(), "\n") {
+				if v, ok := strings.CutPrefix(line, "TOKEN="); ok {
+					got[i] = v
+				}
+			}
+		}()
+	}
+	// Start every child's Token at once, so they really race for the
+	// lock rather than find the token a faster child stored.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		ready, _ := filepath.Glob(filepath.Join(barrier, "ready-*"))
+		if len(ready) == len(got) || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if err := os.WriteFile(filepath.Join(barrier, "go"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	for i, g := range got {
+		if g == "" || g != got[0] {
+			t.Fatalf("child %d got a different token than child 0 (or none)", i)
+		}
+	}
+	if n := tokenRequests(t, env) - before; n != 1 {
+		t.Errorf("%d token requests from ten processes, want exactly one refresh", n)
+	}
+	if n := refreshGrants(t, env) - refreshes; n != 1 {
+		t.Errorf("%d refresh-token grants from ten processes, want exactly one", n)
+	}
+	at, rt := cached(t, cache)
+	if at != got[0] {
+		t.Error("cache does not hold the shared token")
+	}
+	if rt == "" || rt == rt0 {
+		t.Error("cache does not hold the rotated refresh token")
+	}
+}
+
+// openSpec opens the cache a refreshRace child shares with its parent:
+// "file\n<dir>" or "redis\n<url>\n<prefix>".
+func openSpec(t *testing.T, spec []string) client.Cache {
+	switch spec[0] {
+	case "file":
+		return &client.FileCache{Dir: spec[1]}
+	case "redis":
+		c, err := redis.Open(context.Background(), spec[1], redis.Options{Prefix: spec[2]})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c.TokenCache()
+	}
+	t.Fatalf("cache spec %q", spec)
+	return nil
+}
+
+// TestCacheChildProcess is a child of refreshRace: it resumes from the
+// shared cache and prints the token it got.
 func TestCacheChildProcess(t *testing.T) {
 	v := os.Getenv(childEnv)
 	if v == "" {
-		t.Skip("only run as a child of TestFileCache")
+		t.Skip("only run as a child of refreshRace")
 	}
 	parts := strings.Split(v, "\n")
-	issuer, dir, caFile, barrier, id := parts[0], parts[1], parts[2], parts[3], parts[4]
+	issuer, keyFile, caFile, barrier, id := parts[0], parts[1], parts[2], parts[3], parts[4]
 	pem, err := os.ReadFile(caFile)
 	if err != nil {
 		t.Fatal(err)
@@ -285,14 +326,14 @@ func TestCacheChildProcess(t *testing.T) {
 	pool.AppendCertsFromPEM(pem)
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.TLSClientConfig.RootCAs = pool
-	key, err := client.LoadOrCreateDPoPKey(filepath.Join(dir, "dpop.jwk"))
+	key, err := client.LoadOrCreateDPoPKey(keyFile)
 	if err != nil {
 		t.Fatal(err)
 	}
 	cfg := &client.Config{Issuer: issuer, ClientID: testenv.PublicClient, DPoPKey: key, HTTPClient: &http.Client{Transport: tr}}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	ts := cfg.CachedTokenSource(ctx, &client.FileCache{Dir: dir}, profile, nil)
+	ts := cfg.CachedTokenSource(ctx, openSpec(t, parts[5:]), profile, nil)
 	if _, err := cfg.Discover(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -313,6 +354,45 @@ func TestCacheChildProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 	fmt.Printf("TOKEN=%s\n", tok.AccessToken)
+}
+
+// TestRedisCache is TestFileCache's life of a login on the Redis token
+// cache: resume without a login in a fresh process's Config, and ten
+// processes refreshing at once refresh once.
+func TestRedisCache(t *testing.T) {
+	env := start(t, testenv.Options{})
+	prefix := services.RedisPrefix(t)
+	rc, err := redis.Open(context.Background(), services.RedisURL, redis.Options{Prefix: prefix})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	cache := rc.TokenCache()
+	keyFile := filepath.Join(t.TempDir(), "dpop.jwk")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	newConfig := func() *client.Config {
+		key, err := client.LoadOrCreateDPoPKey(keyFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hc, _ := httpClient(env)
+		return publicConfig(env, hc, key)
+	}
+	cfg := newConfig()
+	first, err := cfg.CachedTokenSource(ctx, cache, profile, cfg.Login).Token()
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := tokenRequests(t, env)
+	tok, err := newConfig().CachedTokenSource(ctx, cache, profile, noLogin(t)).Token()
+	if err != nil || tok.AccessToken != first.AccessToken || tok.TokenType != "DPoP" {
+		t.Errorf("resumed token = %+v, %v; want the cached DPoP token", tok, err)
+	}
+	if n := tokenRequests(t, env) - before; n != 0 {
+		t.Errorf("%d token requests to resume", n)
+	}
+	refreshRace(t, env, cache, keyFile, "redis\n"+services.RedisURL+"\n"+prefix)
 }
 
 // TestCaches runs the cache conformance suite on the memory and file
