@@ -23,7 +23,9 @@ import (
 	"github.com/bulwarkauth/bulwark/client"
 	"github.com/bulwarkauth/bulwark/internal/authserver"
 	"github.com/bulwarkauth/bulwark/internal/config"
+	"github.com/bulwarkauth/bulwark/internal/store/redis"
 	"github.com/bulwarkauth/bulwark/internal/testenv"
+	"github.com/bulwarkauth/bulwark/internal/testenv/services"
 	"github.com/bulwarkauth/bulwark/internal/testenv/testclock"
 )
 
@@ -630,5 +632,55 @@ func TestLoginMTLS(t *testing.T) {
 	}
 	if _, _, status := c.run("token"); status != 1 {
 		t.Errorf("token after logout: status %d, want 1", status)
+	}
+}
+
+// TestLoginRedisCache keeps a profile's tokens in Redis (--cache): login
+// stores them there and not in the cache directory, token and curl resume
+// from Redis without a token request, logout revokes and deletes the
+// entry; bad or unreachable cache URLs are refused without echoing a
+// password.
+func TestLoginRedisCache(t *testing.T) {
+	srv := testenv.Start(t, testenv.Options{})
+	c := newCLI(t, srv, nil)
+	prefix := services.RedisPrefix(t)
+	cacheURL := services.RedisURL + "?" + redisPrefixParam + "=" + url.QueryEscape(prefix)
+	c.mustRun(loopbackArgs(srv, testenv.PublicClient, "--scopes", "openid offline_access", "--cache", cacheURL, "--save")...)
+	if m, _ := filepath.Glob(filepath.Join(c.cacheDir, "*.json")); len(m) != 0 {
+		t.Errorf("file cache entries with --cache redis: %v", m)
+	}
+	rc, err := redis.Open(context.Background(), services.RedisURL, redis.Options{Prefix: prefix})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	key := (&settings{name: "default", profile: profile{Issuer: srv.URL, ClientID: testenv.PublicClient}}).cacheKey()
+	if b, err := rc.TokenCache().Load(context.Background(), key); err != nil || !strings.Contains(string(b), `"refresh_token"`) {
+		t.Fatalf("Redis entry %s: %v", key, err)
+	}
+
+	tokens := c.rec.count("POST /token")
+	tok := decodeToken(t, c.mustRun("token", "--json")) // the saved profile names the cache
+	if tok.TokenType != "DPoP" || c.rec.count("POST /token") != tokens {
+		t.Errorf("token from the Redis cache: %+v after %d token requests, want DPoP and none", tok, c.rec.count("POST /token")-tokens)
+	}
+	if out := c.mustRun("curl", "-f", srv.URL+"/userinfo"); !strings.Contains(out, `"sub"`) {
+		t.Errorf("curl userinfo: %s", out)
+	}
+	if _, stderr, status := c.run("logout"); status != 0 || !strings.Contains(stderr, "Revoked") {
+		t.Errorf("logout: %d:\n%s", status, stderr)
+	}
+	if _, err := rc.TokenCache().Load(context.Background(), key); !errors.Is(err, client.ErrCacheMiss) {
+		t.Errorf("Redis entry after logout: %v, want a miss", err)
+	}
+
+	for _, tc := range []struct{ cache, want string }{
+		{"memcached://secretpw@127.0.0.1:1", "unknown token cache"},
+		{"redis://user:secretpw@127.0.0.1:1/0", "check --cache"},
+	} {
+		_, stderr, status := c.run("token", "--cache", tc.cache)
+		if status != 1 || !strings.Contains(stderr, tc.want) || strings.Contains(stderr, "secretpw") {
+			t.Errorf("token --cache %s: status %d:\n%s", tc.cache, status, stderr)
+		}
 	}
 }
