@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
@@ -45,6 +46,9 @@ type cli struct {
 	rec *recorder
 	// browserTLS is the browser's transport for an https server.
 	browserTLS http.RoundTripper
+	// device is what the user does with a device-flow code: "" approves,
+	// "deny" denies, "expire" lets it expire (moving clock).
+	device string
 
 	mu     sync.Mutex
 	stderr *syncBuffer // guarded by mu: the stderr of the command running now
@@ -193,8 +197,13 @@ func (c *cli) deviceWait(ctx context.Context, d time.Duration) error {
 	n := c.waits
 	c.mu.Unlock()
 	if n == 2 {
-		if err := c.approveDevice(m[1]); err != nil {
-			return err
+		switch c.device {
+		case "expire":
+			c.clock.Advance(time.Hour)
+		default:
+			if err := c.approveDevice(m[1]); err != nil {
+				return err
+			}
 		}
 	}
 	if c.clock != nil {
@@ -214,7 +223,7 @@ func (c *cli) approveDevice(code string) error {
 	for _, step := range []url.Values{
 		{"user_code": {code}},
 		{"username": {testenv.UserName}, "password": {testenv.UserPassword}},
-		{"decision": {"approve"}},
+		{"decision": {cmp.Or(c.device, "approve")}},
 	} {
 		for k, v := range step {
 			f[k] = v
@@ -682,5 +691,34 @@ func TestLoginRedisCache(t *testing.T) {
 		if status != 1 || !strings.Contains(stderr, tc.want) || strings.Contains(stderr, "secretpw") {
 			t.Errorf("token --cache %s: status %d:\n%s", tc.cache, status, stderr)
 		}
+	}
+}
+
+// TestLoginDeviceOutcomes: a device login the user denies, or lets
+// expire, fails with a message that says so and how to start again, after
+// showing the code and the polls; the cache stays empty.
+func TestLoginDeviceOutcomes(t *testing.T) {
+	for _, tc := range []struct{ device, mode, want string }{
+		{"deny", "dpop", "the request was denied"},
+		// Bearer: moving the server's clock an hour would make the DPoP
+		// proofs (iat: real time) look stale.
+		{"expire", "bearer", "the code expired"},
+	} {
+		t.Run(tc.device, func(t *testing.T) {
+			clk := testclock.New()
+			srv := testenv.Start(t, testenv.Options{Config: func(c *authserver.Config) { c.Now = clk.Now }})
+			c := newCLI(t, srv, clk)
+			c.device = tc.device
+			_, stderr, status := c.run("login", "--issuer", srv.URL, "--insecure-allow-http", "--client-id", testenv.PublicClient, "--device", "--scopes", "openid", "--auth-mode", tc.mode)
+			if status != 1 || !strings.Contains(stderr, tc.want) || !strings.Contains(stderr, "bulwark login --device") {
+				t.Errorf("status %d, want 1 and %q:\n%s", status, tc.want, stderr)
+			}
+			if !strings.Contains(stderr, "enter the code") || !strings.Contains(stderr, "Waiting for approval..") {
+				t.Errorf("no code or poll progress shown:\n%s", stderr)
+			}
+			if m, _ := filepath.Glob(filepath.Join(c.cacheDir, "*.json")); len(m) != 0 {
+				t.Errorf("cache entries after a failed login: %v", m)
+			}
+		})
 	}
 }

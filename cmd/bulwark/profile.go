@@ -383,6 +383,10 @@ func (s *settings) describe(err error) error {
 	switch {
 	case errors.Is(err, client.ErrLoginRequired):
 		return fmt.Errorf("no token cached for profile %q (or its refresh token expired or was revoked): %s", s.name, s.loginHint())
+	case errors.Is(err, client.ErrAccessDenied):
+		return fmt.Errorf("the request was denied on the verification page: run `bulwark login --device` again to retry")
+	case errors.Is(err, client.ErrDeviceExpired):
+		return fmt.Errorf("the code expired before it was approved: run `bulwark login --device` again for a new one")
 	case errors.As(err, &re) && re.ErrorCode != "":
 		msg := fmt.Sprintf("the authorization server refused the request: %s", re.ErrorCode)
 		if re.ErrorDescription != "" {
