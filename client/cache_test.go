@@ -64,6 +64,20 @@ func cached(t *testing.T, cache client.Cache) (at, rt string) {
 	return e.AccessToken, e.RefreshToken
 }
 
+// runConfig returns a function that makes the public client's Config as
+// a new run of a program would: the DPoP key loaded from keyFile (created
+// by the first call).
+func runConfig(t *testing.T, env *testenv.Env, keyFile string) func() *client.Config {
+	return func() *client.Config {
+		key, err := client.LoadOrCreateDPoPKey(keyFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hc, _ := httpClient(env)
+		return publicConfig(env, hc, key)
+	}
+}
+
 func noLogin(t *testing.T) func(context.Context) (*oauth2.Token, error) {
 	return func(context.Context) (*oauth2.Token, error) {
 		t.Error("unexpected login")
@@ -83,14 +97,7 @@ func TestFileCache(t *testing.T) {
 	cache := &client.FileCache{Dir: dir}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	newConfig := func() *client.Config {
-		key, err := client.LoadOrCreateDPoPKey(keyFile)
-		if err != nil {
-			t.Fatal(err)
-		}
-		hc, _ := httpClient(env)
-		return publicConfig(env, hc, key)
-	}
+	newConfig := runConfig(t, env, keyFile)
 
 	cfg := newConfig()
 	first, err := cfg.CachedTokenSource(ctx, cache, profile, cfg.Login).Token()
@@ -371,14 +378,7 @@ func TestRedisCache(t *testing.T) {
 	keyFile := filepath.Join(t.TempDir(), "dpop.jwk")
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	newConfig := func() *client.Config {
-		key, err := client.LoadOrCreateDPoPKey(keyFile)
-		if err != nil {
-			t.Fatal(err)
-		}
-		hc, _ := httpClient(env)
-		return publicConfig(env, hc, key)
-	}
+	newConfig := runConfig(t, env, keyFile)
 	cfg := newConfig()
 	first, err := cfg.CachedTokenSource(ctx, cache, profile, cfg.Login).Token()
 	if err != nil {
