@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sync"
+	"time"
 )
 
 // Cache stores serialized tokens by key (a profile name). The values are
@@ -42,6 +43,19 @@ type Cache interface {
 // The lock is advisory: it guards refreshes, not Load and Store.
 type Locker interface {
 	Lock(ctx context.Context, key string) (unlock func(), err error)
+}
+
+// ExpiringCache is implemented by caches that can drop an entry by
+// themselves once it is useless, such as a shared Redis that must not keep
+// refresh tokens forever. CachedTokenSource then stores through
+// StoreExpiring instead of Store, with the moment the entry can no longer
+// yield a token: the refresh token's expiry when the server said
+// (refresh_expires_in), the access token's expiry when there is no refresh
+// token, and the zero time when it is unknown, which leaves the bound to
+// the cache. It must keep Store's guarantees.
+type ExpiringCache interface {
+	Cache
+	StoreExpiring(ctx context.Context, key string, value []byte, expires time.Time) error
 }
 
 var (

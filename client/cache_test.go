@@ -20,16 +20,19 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/bulwarkauth/bulwark/client"
+	"github.com/bulwarkauth/bulwark/client/cachetest"
+	"github.com/bulwarkauth/bulwark/internal/store/redis"
 	"github.com/bulwarkauth/bulwark/internal/testenv"
+	"github.com/bulwarkauth/bulwark/internal/testenv/services"
 )
 
 const profile = "default"
 
 // expire rewrites the cached entry so its access token has expired.
-func expire(t *testing.T, dir string) {
+func expire(t *testing.T, cache client.Cache) {
 	t.Helper()
-	p := filepath.Join(dir, profile+".json")
-	b, err := os.ReadFile(p)
+	ctx := context.Background()
+	b, err := cache.Load(ctx, profile)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,15 +42,15 @@ func expire(t *testing.T, dir string) {
 	}
 	m["expiry"] = time.Now().Add(-time.Hour).Format(time.RFC3339)
 	b, _ = json.Marshal(m)
-	if err := os.WriteFile(p, b, 0o600); err != nil {
+	if err := cache.Store(ctx, profile, b); err != nil {
 		t.Fatal(err)
 	}
 }
 
 // cached reads the cache entry's access and refresh tokens.
-func cached(t *testing.T, dir string) (at, rt string) {
+func cached(t *testing.T, cache client.Cache) (at, rt string) {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(dir, profile+".json"))
+	b, err := cache.Load(context.Background(), profile)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,9 +59,23 @@ func cached(t *testing.T, dir string) (at, rt string) {
 		RefreshToken string `json:"refresh_token"`
 	}
 	if err := json.Unmarshal(b, &e); err != nil {
-		t.Fatalf("cache file is corrupt: %v: %s", err, b)
+		t.Fatalf("cache entry is corrupt: %v: %s", err, b)
 	}
 	return e.AccessToken, e.RefreshToken
+}
+
+// runConfig returns a function that makes the public client's Config as
+// a new run of a program would: the DPoP key loaded from keyFile (created
+// by the first call).
+func runConfig(t *testing.T, env *testenv.Env, keyFile string) func() *client.Config {
+	return func() *client.Config {
+		key, err := client.LoadOrCreateDPoPKey(keyFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hc, _ := httpClient(env)
+		return publicConfig(env, hc, key)
+	}
 }
 
 func noLogin(t *testing.T) func(context.Context) (*oauth2.Token, error) {
@@ -80,21 +97,14 @@ func TestFileCache(t *testing.T) {
 	cache := &client.FileCache{Dir: dir}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	newConfig := func() *client.Config {
-		key, err := client.LoadOrCreateDPoPKey(keyFile)
-		if err != nil {
-			t.Fatal(err)
-		}
-		hc, _ := httpClient(env)
-		return publicConfig(env, hc, key)
-	}
+	newConfig := runConfig(t, env, keyFile)
 
 	cfg := newConfig()
 	first, err := cfg.CachedTokenSource(ctx, cache, profile, cfg.Login).Token()
 	if err != nil {
 		t.Fatal(err)
 	}
-	at0, rt0 := cached(t, dir)
+	at0, rt0 := cached(t, cache)
 	if at0 != first.AccessToken || rt0 == "" {
 		t.Fatalf("cache holds %q/%q after login", at0, rt0)
 	}
@@ -120,13 +130,13 @@ func TestFileCache(t *testing.T) {
 	})
 
 	t.Run("ok/refresh rotates and persists", func(t *testing.T) {
-		expire(t, dir)
+		expire(t, cache)
 		cfg := newConfig()
 		tok, err := cfg.CachedTokenSource(ctx, cache, profile, noLogin(t)).Token()
 		if err != nil {
 			t.Fatal(err)
 		}
-		at, rt := cached(t, dir)
+		at, rt := cached(t, cache)
 		if at != tok.AccessToken || at == at0 {
 			t.Errorf("cached access token not the refreshed one")
 		}
@@ -136,7 +146,7 @@ func TestFileCache(t *testing.T) {
 	})
 
 	t.Run("ok/ten goroutines refresh once", func(t *testing.T) {
-		expire(t, dir)
+		expire(t, cache)
 		before := tokenRequests(t, env)
 		var wg sync.WaitGroup
 		got := make([]string, 10)
@@ -162,68 +172,13 @@ func TestFileCache(t *testing.T) {
 		if n := tokenRequests(t, env) - before; n != 1 {
 			t.Errorf("%d token requests, want exactly one refresh", n)
 		}
-		if at, _ := cached(t, dir); at != got[0] {
+		if at, _ := cached(t, cache); at != got[0] {
 			t.Error("cache does not hold the shared token")
 		}
 	})
 
 	t.Run("ok/ten processes refresh once", func(t *testing.T) {
-		if testing.Short() {
-			t.Skip("re-executes the test binary")
-		}
-		expire(t, dir)
-		caFile := filepath.Join(t.TempDir(), "ca.pem")
-		if err := os.WriteFile(caFile, env.CA.PEM(), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		barrier := t.TempDir()
-		before := tokenRequests(t, env)
-		var wg sync.WaitGroup
-		got := make([]string, 10)
-		for i := range got {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestCacheChildProcess$", "-test.count=1")
-				cmd.Env = append(os.Environ(), childEnv+"="+strings.Join([]string{env.URL, dir, caFile, barrier, fmt.Sprint(i)}, "\n"))
-				var out, stderr bytes.Buffer
-				cmd.Stdout, cmd.Stderr = &out, &stderr
-				if err := cmd.Run(); err != nil {
-					t.Errorf("child %d: %v\n%s%s", i, err, out.Bytes(), stderr.Bytes())
-					return
-				}
-				for _, line := range strings.Split(out.String(), "\n") {
-					if v, ok := strings.CutPrefix(line, "TOKEN="); ok {
-						got[i] = v
-					}
-				}
-			}()
-		}
-		// Start every child's Token at once, so they really race for
-		// the lock rather than find the token a faster child stored.
-		deadline := time.Now().Add(30 * time.Second)
-		for {
-			ready, _ := filepath.Glob(filepath.Join(barrier, "ready-*"))
-			if len(ready) == len(got) || time.Now().After(deadline) {
-				break
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
-		if err := os.WriteFile(filepath.Join(barrier, "go"), nil, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		wg.Wait()
-		for i, g := range got {
-			if g == "" || g != got[0] {
-				t.Fatalf("child %d got a different token than child 0 (or none)", i)
-			}
-		}
-		if n := tokenRequests(t, env) - before; n != 1 {
-			t.Errorf("%d token requests from ten processes, want exactly one refresh", n)
-		}
-		if at, _ := cached(t, dir); at != got[0] {
-			t.Error("cache does not hold the shared token")
-		}
+		refreshRace(t, env, cache, keyFile, "file\n"+dir)
 	})
 
 	t.Run("ok/transport refreshes on invalid_token", func(t *testing.T) {
@@ -255,7 +210,7 @@ func TestFileCache(t *testing.T) {
 		if resp.StatusCode != http.StatusOK {
 			t.Errorf("userinfo = %d after the refresh", resp.StatusCode)
 		}
-		if at, _ := cached(t, dir); at == tok.AccessToken {
+		if at, _ := cached(t, cache); at == tok.AccessToken {
 			t.Error("the rejected token is still cached")
 		}
 		ui := rec.to("/userinfo")
@@ -267,15 +222,109 @@ func TestFileCache(t *testing.T) {
 
 const childEnv = "BULWARK_CLIENT_CACHE_CHILD"
 
-// TestCacheChildProcess is the child of "ten processes refresh once": it
-// resumes from the shared file cache and prints the token it got.
+// refreshRace is "ten processes refresh once": the entry in cache (shared
+// with the children through spec, see openSpec) has expired, and ten
+// copies of the test binary, started together, each resume from it. Exactly
+// one refresh-token grant may reach the server, every child must get the
+// same access token, and the cache must end up holding it, parseable,
+// with the rotated refresh token.
+func refreshRace(t *testing.T, env *testenv.Env, cache client.Cache, keyFile, spec string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("re-executes the test binary")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	expire(t, cache)
+	_, rt0 := cached(t, cache)
+	caFile := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(caFile, env.CA.PEM(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	barrier := t.TempDir()
+	before, refreshes := tokenRequests(t, env), refreshGrants(t, env)
+	var wg sync.WaitGroup
+	got := make([]string, 10)
+	for i := range got {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestCacheChildProcess$", "-test.count=1")
+			cmd.Env = append(os.Environ(), childEnv+"="+strings.Join([]string{env.URL, keyFile, caFile, barrier, fmt.Sprint(i), spec}, "\n"))
+			var out, stderr bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &out, &stderr
+			if err := cmd.Run(); err != nil {
+				t.Errorf("child %d: %v\n%s%s", i, err, out.Bytes(), stderr.Bytes())
+				return
+			}
+			for _, line := range strings.Split(out.String(), "\n") {
+				if v, ok := strings.CutPrefix(line, "TOKEN="); ok {
+					got[i] = v
+				}
+			}
+		}()
+	}
+	// Start every child's Token at once, so they really race for the
+	// lock rather than find the token a faster child stored.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		ready, _ := filepath.Glob(filepath.Join(barrier, "ready-*"))
+		if len(ready) == len(got) || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if err := os.WriteFile(filepath.Join(barrier, "go"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	for i, g := range got {
+		if g == "" || g != got[0] {
+			t.Fatalf("child %d got a different token than child 0 (or none)", i)
+		}
+	}
+	if n := tokenRequests(t, env) - before; n != 1 {
+		t.Errorf("%d token requests from ten processes, want exactly one refresh", n)
+	}
+	if n := refreshGrants(t, env) - refreshes; n != 1 {
+		t.Errorf("%d refresh-token grants from ten processes, want exactly one", n)
+	}
+	at, rt := cached(t, cache)
+	if at != got[0] {
+		t.Error("cache does not hold the shared token")
+	}
+	if rt == "" || rt == rt0 {
+		t.Error("cache does not hold the rotated refresh token")
+	}
+}
+
+// openSpec opens the cache a refreshRace child shares with its parent:
+// "file\n<dir>" or "redis\n<url>\n<prefix>".
+func openSpec(t *testing.T, spec []string) client.Cache {
+	switch spec[0] {
+	case "file":
+		return &client.FileCache{Dir: spec[1]}
+	case "redis":
+		c, err := redis.Open(context.Background(), spec[1], redis.Options{Prefix: spec[2]})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c.TokenCache()
+	}
+	t.Fatalf("cache spec %q", spec)
+	return nil
+}
+
+// TestCacheChildProcess is a child of refreshRace: it resumes from the
+// shared cache and prints the token it got.
 func TestCacheChildProcess(t *testing.T) {
 	v := os.Getenv(childEnv)
 	if v == "" {
-		t.Skip("only run as a child of TestFileCache")
+		t.Skip("only run as a child of refreshRace")
 	}
 	parts := strings.Split(v, "\n")
-	issuer, dir, caFile, barrier, id := parts[0], parts[1], parts[2], parts[3], parts[4]
+	issuer, keyFile, caFile, barrier, id := parts[0], parts[1], parts[2], parts[3], parts[4]
 	pem, err := os.ReadFile(caFile)
 	if err != nil {
 		t.Fatal(err)
@@ -284,14 +333,14 @@ func TestCacheChildProcess(t *testing.T) {
 	pool.AppendCertsFromPEM(pem)
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.TLSClientConfig.RootCAs = pool
-	key, err := client.LoadOrCreateDPoPKey(filepath.Join(dir, "dpop.jwk"))
+	key, err := client.LoadOrCreateDPoPKey(keyFile)
 	if err != nil {
 		t.Fatal(err)
 	}
 	cfg := &client.Config{Issuer: issuer, ClientID: testenv.PublicClient, DPoPKey: key, HTTPClient: &http.Client{Transport: tr}}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	ts := cfg.CachedTokenSource(ctx, &client.FileCache{Dir: dir}, profile, nil)
+	ts := cfg.CachedTokenSource(ctx, openSpec(t, parts[5:]), profile, nil)
 	if _, err := cfg.Discover(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -314,51 +363,55 @@ func TestCacheChildProcess(t *testing.T) {
 	fmt.Printf("TOKEN=%s\n", tok.AccessToken)
 }
 
-func TestCaches(t *testing.T) {
-	ctx := context.Background()
-	for name, c := range map[string]client.Cache{"memory": &client.MemoryCache{}, "file": &client.FileCache{Dir: t.TempDir()}} {
-		t.Run(name, func(t *testing.T) {
-			if _, err := c.Load(ctx, "p"); !errors.Is(err, client.ErrCacheMiss) {
-				t.Errorf("Load of a missing key = %v, want ErrCacheMiss", err)
-			}
-			if err := c.Store(ctx, "p", []byte("v1")); err != nil {
-				t.Fatal(err)
-			}
-			if err := c.Store(ctx, "p", []byte("v2")); err != nil {
-				t.Fatal(err)
-			}
-			if b, err := c.Load(ctx, "p"); err != nil || string(b) != "v2" {
-				t.Errorf("Load = %q, %v", b, err)
-			}
-			if err := c.Delete(ctx, "p"); err != nil {
-				t.Fatal(err)
-			}
-			if err := c.Delete(ctx, "p"); err != nil {
-				t.Errorf("second Delete = %v", err)
-			}
-			if _, err := c.Load(ctx, "p"); !errors.Is(err, client.ErrCacheMiss) {
-				t.Errorf("Load after Delete = %v", err)
-			}
-			l := c.(client.Locker)
-			unlock, err := l.Lock(ctx, "p")
-			if err != nil {
-				t.Fatal(err)
-			}
-			short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
-			defer cancel()
-			if _, err := l.Lock(short, "p"); !errors.Is(err, context.DeadlineExceeded) {
-				t.Errorf("second Lock = %v, want to wait until the deadline", err)
-			}
-			unlock()
-			unlock2, err := l.Lock(ctx, "p")
-			if err != nil {
-				t.Fatal(err)
-			}
-			unlock2()
-		})
+// TestRedisCache is TestFileCache's life of a login on the Redis token
+// cache: resume without a login in a fresh process's Config, and ten
+// processes refreshing at once refresh once.
+func TestRedisCache(t *testing.T) {
+	env := start(t, testenv.Options{})
+	prefix := services.RedisPrefix(t)
+	rc, err := redis.Open(context.Background(), services.RedisURL, redis.Options{Prefix: prefix})
+	if err != nil {
+		t.Fatal(err)
 	}
+	defer rc.Close()
+	cache := rc.TokenCache()
+	keyFile := filepath.Join(t.TempDir(), "dpop.jwk")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	newConfig := runConfig(t, env, keyFile)
+	cfg := newConfig()
+	first, err := cfg.CachedTokenSource(ctx, cache, profile, cfg.Login).Token()
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := tokenRequests(t, env)
+	tok, err := newConfig().CachedTokenSource(ctx, cache, profile, noLogin(t)).Token()
+	if err != nil || tok.AccessToken != first.AccessToken || tok.TokenType != "DPoP" {
+		t.Errorf("resumed token = %+v, %v; want the cached DPoP token", tok, err)
+	}
+	if n := tokenRequests(t, env) - before; n != 0 {
+		t.Errorf("%d token requests to resume", n)
+	}
+	refreshRace(t, env, cache, keyFile, "redis\n"+services.RedisURL+"\n"+prefix)
+}
+
+// TestCaches runs the cache conformance suite on the memory and file
+// caches.
+func TestCaches(t *testing.T) {
+	t.Run("memory", func(t *testing.T) {
+		cachetest.Run(t, func(t *testing.T) func() client.Cache {
+			c := &client.MemoryCache{}
+			return func() client.Cache { return c }
+		})
+	})
+	t.Run("file", func(t *testing.T) {
+		cachetest.Run(t, func(t *testing.T) func() client.Cache {
+			dir := t.TempDir()
+			return func() client.Cache { return &client.FileCache{Dir: dir} }
+		})
+	})
 	for _, key := range []string{"../x", "", ".hidden", "a/b"} {
-		if err := (&client.FileCache{Dir: t.TempDir()}).Store(ctx, key, nil); err == nil {
+		if err := (&client.FileCache{Dir: t.TempDir()}).Store(context.Background(), key, nil); err == nil {
 			t.Errorf("FileCache accepted key %q", key)
 		}
 	}

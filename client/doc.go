@@ -26,7 +26,11 @@
 //     advertises it).
 //   - Token caches (Cache, with MemoryCache and FileCache) and
 //     Config.CachedTokenSource, which resumes from the cache without a new
-//     login and serializes refreshes across processes (Locker).
+//     login and serializes refreshes across processes (Locker); caches
+//     that can expire entries (ExpiringCache) drop them with the refresh
+//     token. Package client/cachetest is the conformance suite for any
+//     Cache; Bulwark's Redis cache (used by `bulwark --cache redis://…`)
+//     runs it too.
 //   - Transport, an http.RoundTripper for resource requests.
 //
 // # Sender-constraint modes

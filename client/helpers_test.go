@@ -1,7 +1,6 @@
 package client_test
 
 import (
-	"bufio"
 	"context"
 	"crypto"
 	"crypto/ecdsa"
@@ -11,7 +10,6 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -188,25 +186,14 @@ func browser(env *testenv.Env, mutate func(url.Values)) func(context.Context, st
 // endpoint, from its Prometheus metrics.
 func tokenRequests(t *testing.T, env *testenv.Env) int {
 	t.Helper()
-	resp, err := env.Client(nil).Get(env.URL + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	n := 0
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		line := sc.Text()
-		if strings.HasPrefix(line, "bulwark_http_requests_total{") && strings.Contains(line, `endpoint="token"`) {
-			f := strings.Fields(line)
-			v, err := strconv.ParseFloat(f[len(f)-1], 64)
-			if err != nil {
-				t.Fatalf("metrics line %q: %v", line, err)
-			}
-			n += int(v)
-		}
-	}
-	return n
+	return env.Metric(t, "bulwark_http_requests_total", `endpoint="token"`)
+}
+
+// refreshGrants returns how many refresh-token grants the server issued
+// tokens for.
+func refreshGrants(t *testing.T, env *testenv.Env) int {
+	t.Helper()
+	return env.Metric(t, "bulwark_tokens_issued_total", `grant_type="refresh_token"`)
 }
 
 // clientCert returns the TLS certificate of a test mTLS client.

@@ -289,7 +289,19 @@ func (s *cachedSource) store(t *oauth2.Token, refreshExpiry time.Time) error {
 	if err != nil {
 		return fmt.Errorf("client: cache: %w", err)
 	}
+	if ec, ok := s.cache.(ExpiringCache); ok {
+		return ec.StoreExpiring(s.ctx, s.key, b, e.uselessAfter())
+	}
 	return s.cache.Store(s.ctx, s.key, b)
+}
+
+// uselessAfter is when e can no longer yield a token (zero: unknown), the
+// bound an ExpiringCache keeps it by.
+func (e *cacheEntry) uselessAfter() time.Time {
+	if e.RefreshToken == "" {
+		return e.Expiry
+	}
+	return e.RefreshExpiry
 }
 
 func (s *cachedSource) invalidate(accessToken string) {

@@ -72,7 +72,12 @@ func newCurlCommand(deps clientDeps) *cobra.Command {
 		if err != nil {
 			return err
 		}
-		hc := c.Client(cmd.Context(), c.CachedTokenSource(cmd.Context(), s.cache(), s.cacheKey(), nil))
+		cache, closeCache, err := s.openCache(cmd.Context())
+		if err != nil {
+			return err
+		}
+		defer closeCache()
+		hc := c.Client(cmd.Context(), c.CachedTokenSource(cmd.Context(), cache, s.cacheKey(), nil))
 		// Like curl without -L. A redirect would also carry the token
 		// to wherever the Location points.
 		hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }

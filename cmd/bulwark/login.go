@@ -49,6 +49,11 @@ func newLoginCommand(deps clientDeps) *cobra.Command {
 		stderr := cmd.ErrOrStderr()
 		ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
 		defer cancel()
+		cache, closeCache, err := s.openCache(ctx)
+		if err != nil {
+			return err
+		}
+		defer closeCache()
 		var fetch func(context.Context) (*oauth2.Token, error)
 		if device {
 			c.Sleep = progressSleep(stderr, c.Sleep)
@@ -64,7 +69,7 @@ func newLoginCommand(deps clientDeps) *cobra.Command {
 		}
 		// The old entry is hidden, not deleted, so a failed login leaves
 		// the previous tokens in place.
-		ts := c.CachedTokenSource(ctx, freshCache{s.cache()}, s.cacheKey(), fetch)
+		ts := c.CachedTokenSource(ctx, freshCache{cache}, s.cacheKey(), fetch)
 		tok, err := ts.Token()
 		if device {
 			fmt.Fprintln(stderr)
@@ -94,12 +99,6 @@ func expiresIn(t *oauth2.Token) string {
 	}
 	return fmt.Sprintf(" valid for %s", time.Until(t.Expiry).Round(time.Second))
 }
-
-// freshCache makes a CachedTokenSource log in: it hides the entry in the
-// cache, so the source fetches, and stores the result in the real cache.
-type freshCache struct{ *client.FileCache }
-
-func (freshCache) Load(context.Context, string) ([]byte, error) { return nil, client.ErrCacheMiss }
 
 // browserOpener returns the OpenBrowser of Login: it always prints the URL
 // (a browser may open on another screen, or not at all), and unless

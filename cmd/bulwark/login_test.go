@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
@@ -23,7 +24,9 @@ import (
 	"github.com/bulwarkauth/bulwark/client"
 	"github.com/bulwarkauth/bulwark/internal/authserver"
 	"github.com/bulwarkauth/bulwark/internal/config"
+	"github.com/bulwarkauth/bulwark/internal/store/redis"
 	"github.com/bulwarkauth/bulwark/internal/testenv"
+	"github.com/bulwarkauth/bulwark/internal/testenv/services"
 	"github.com/bulwarkauth/bulwark/internal/testenv/testclock"
 )
 
@@ -43,6 +46,9 @@ type cli struct {
 	rec *recorder
 	// browserTLS is the browser's transport for an https server.
 	browserTLS http.RoundTripper
+	// device is what the user does with a device-flow code: "" approves,
+	// "deny" denies, "expire" lets it expire (moving clock).
+	device string
 
 	mu     sync.Mutex
 	stderr *syncBuffer // guarded by mu: the stderr of the command running now
@@ -191,8 +197,13 @@ func (c *cli) deviceWait(ctx context.Context, d time.Duration) error {
 	n := c.waits
 	c.mu.Unlock()
 	if n == 2 {
-		if err := c.approveDevice(m[1]); err != nil {
-			return err
+		switch c.device {
+		case "expire":
+			c.clock.Advance(time.Hour)
+		default:
+			if err := c.approveDevice(m[1]); err != nil {
+				return err
+			}
 		}
 	}
 	if c.clock != nil {
@@ -212,7 +223,7 @@ func (c *cli) approveDevice(code string) error {
 	for _, step := range []url.Values{
 		{"user_code": {code}},
 		{"username": {testenv.UserName}, "password": {testenv.UserPassword}},
-		{"decision": {"approve"}},
+		{"decision": {cmp.Or(c.device, "approve")}},
 	} {
 		for k, v := range step {
 			f[k] = v
@@ -630,5 +641,84 @@ func TestLoginMTLS(t *testing.T) {
 	}
 	if _, _, status := c.run("token"); status != 1 {
 		t.Errorf("token after logout: status %d, want 1", status)
+	}
+}
+
+// TestLoginRedisCache keeps a profile's tokens in Redis (--cache): login
+// stores them there and not in the cache directory, token and curl resume
+// from Redis without a token request, logout revokes and deletes the
+// entry; bad or unreachable cache URLs are refused without echoing a
+// password.
+func TestLoginRedisCache(t *testing.T) {
+	srv := testenv.Start(t, testenv.Options{})
+	c := newCLI(t, srv, nil)
+	prefix := services.RedisPrefix(t)
+	cacheURL := services.RedisURL + "?" + redisPrefixParam + "=" + url.QueryEscape(prefix)
+	c.mustRun(loopbackArgs(srv, testenv.PublicClient, "--scopes", "openid offline_access", "--cache", cacheURL, "--save")...)
+	if m, _ := filepath.Glob(filepath.Join(c.cacheDir, "*.json")); len(m) != 0 {
+		t.Errorf("file cache entries with --cache redis: %v", m)
+	}
+	rc, err := redis.Open(context.Background(), services.RedisURL, redis.Options{Prefix: prefix})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	key := (&settings{name: "default", profile: profile{Issuer: srv.URL, ClientID: testenv.PublicClient}}).cacheKey()
+	if b, err := rc.TokenCache().Load(context.Background(), key); err != nil || !strings.Contains(string(b), `"refresh_token"`) {
+		t.Fatalf("Redis entry %s: %v", key, err)
+	}
+
+	tokens := c.rec.count("POST /token")
+	tok := decodeToken(t, c.mustRun("token", "--json")) // the saved profile names the cache
+	if tok.TokenType != "DPoP" || c.rec.count("POST /token") != tokens {
+		t.Errorf("token from the Redis cache: %+v after %d token requests, want DPoP and none", tok, c.rec.count("POST /token")-tokens)
+	}
+	if out := c.mustRun("curl", "-f", srv.URL+"/userinfo"); !strings.Contains(out, `"sub"`) {
+		t.Errorf("curl userinfo: %s", out)
+	}
+	if _, stderr, status := c.run("logout"); status != 0 || !strings.Contains(stderr, "Revoked") {
+		t.Errorf("logout: %d:\n%s", status, stderr)
+	}
+	if _, err := rc.TokenCache().Load(context.Background(), key); !errors.Is(err, client.ErrCacheMiss) {
+		t.Errorf("Redis entry after logout: %v, want a miss", err)
+	}
+
+	for _, tc := range []struct{ cache, want string }{
+		{"memcached://secretpw@127.0.0.1:1", "unknown token cache"},
+		{"redis://user:secretpw@127.0.0.1:1/0", "check --cache"},
+	} {
+		_, stderr, status := c.run("token", "--cache", tc.cache)
+		if status != 1 || !strings.Contains(stderr, tc.want) || strings.Contains(stderr, "secretpw") {
+			t.Errorf("token --cache %s: status %d:\n%s", tc.cache, status, stderr)
+		}
+	}
+}
+
+// TestLoginDeviceOutcomes: a device login the user denies, or lets
+// expire, fails with a message that says so and how to start again, after
+// showing the code and the polls; the cache stays empty.
+func TestLoginDeviceOutcomes(t *testing.T) {
+	for _, tc := range []struct{ device, mode, want string }{
+		{"deny", "dpop", "the request was denied"},
+		// Bearer: moving the server's clock an hour would make the DPoP
+		// proofs (iat: real time) look stale.
+		{"expire", "bearer", "the code expired"},
+	} {
+		t.Run(tc.device, func(t *testing.T) {
+			clk := testclock.New()
+			srv := testenv.Start(t, testenv.Options{Config: func(c *authserver.Config) { c.Now = clk.Now }})
+			c := newCLI(t, srv, clk)
+			c.device = tc.device
+			_, stderr, status := c.run("login", "--issuer", srv.URL, "--insecure-allow-http", "--client-id", testenv.PublicClient, "--device", "--scopes", "openid", "--auth-mode", tc.mode)
+			if status != 1 || !strings.Contains(stderr, tc.want) || !strings.Contains(stderr, "bulwark login --device") {
+				t.Errorf("status %d, want 1 and %q:\n%s", status, tc.want, stderr)
+			}
+			if !strings.Contains(stderr, "enter the code") || !strings.Contains(stderr, "Waiting for approval..") {
+				t.Errorf("no code or poll progress shown:\n%s", stderr)
+			}
+			if m, _ := filepath.Glob(filepath.Join(c.cacheDir, "*.json")); len(m) != 0 {
+				t.Errorf("cache entries after a failed login: %v", m)
+			}
+		})
 	}
 }

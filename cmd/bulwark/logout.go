@@ -35,7 +35,11 @@ func newLogoutCommand(deps clientDeps) *cobra.Command {
 			return err
 		}
 		ctx, stderr := cmd.Context(), cmd.ErrOrStderr()
-		cache := s.cache()
+		cache, closeCache, err := s.openCache(ctx)
+		if err != nil {
+			return err
+		}
+		defer closeCache()
 		tok, err := c.CachedTokenSource(ctx, cache, s.cacheKey(), nil).Token()
 		var revokeErr error
 		switch {

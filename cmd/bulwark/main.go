@@ -80,7 +80,21 @@ func execute(ctx context.Context, root *cobra.Command, args []string, stdout, st
 func newRootCommand(env config.Env, deps clientDeps) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "bulwark",
-		Short: "Bulwark is a FAPI 2.0 authorization server",
+		Short: "Bulwark is a FAPI 2.0 authorization server, API gateway and OAuth client",
+		Long: "Bulwark is a FAPI 2.0 authorization server, an API gateway in front of any HTTP API,\n" +
+			"and a command-line OAuth client with DPoP-bound tokens.\n\n" +
+			"Server:\n" +
+			"  serve         run the authorization server\n" +
+			"  gateway       run the API gateway\n" +
+			"  config check  validate a configuration and list every problem\n" +
+			"  migrate       apply pending schema migrations and exit\n" +
+			"  keys          rotate and list signing keys\n" +
+			"  version       print the module and Go versions\n\n" +
+			"Client (profiles in the user config dir, tokens in a file or Redis cache):\n" +
+			"  login         log in (browser loopback flow, or --device) and cache the tokens\n" +
+			"  token         print a valid access token, refreshing as needed (--json)\n" +
+			"  curl          send a request with the bound token and a fresh proof\n" +
+			"  logout        revoke the tokens and delete them from the cache",
 		// Errors are printed once, by run, in one format.
 		SilenceErrors: true,
 		SilenceUsage:  true,

@@ -169,3 +169,24 @@ func TestServeDev(t *testing.T) {
 		t.Fatal("serve did not shut down after cancellation")
 	}
 }
+
+// TestCommandsListed keeps the root command's help and the package
+// documentation (doc.go) listing every command.
+func TestCommandsListed(t *testing.T) {
+	root := newRootCommand(config.Env{}, clientDeps{})
+	doc, err := os.ReadFile("doc.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range root.Commands() {
+		if c.Hidden || c.Name() == "help" {
+			continue
+		}
+		if !strings.Contains(root.Long, "\n  "+c.Name()+" ") {
+			t.Errorf("the root command's Long does not list %q", c.Name())
+		}
+		if !strings.Contains(string(doc), "//\tbulwark "+c.Name()+" ") {
+			t.Errorf("doc.go's usage does not list %q", c.Name())
+		}
+	}
+}

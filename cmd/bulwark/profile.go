@@ -70,6 +70,10 @@ type profile struct {
 	Scopes           []string `json:"scopes,omitempty"`
 	AuthMode         string   `json:"auth_mode,omitempty"`    // dpop (default) | mtls | bearer
 	RedirectURL      string   `json:"redirect_url,omitempty"` // loopback redirect; default http://127.0.0.1/callback
+	// Cache is where tokens are cached: "file" (the default: one file per
+	// profile in the cache directory) or a redis:// or rediss:// URL,
+	// which may hold a password (this file is 0600).
+	Cache string `json:"cache,omitempty"`
 	// InsecureAllowHTTP allows an http issuer and http resource URLs,
 	// for development servers: tokens then travel in clear.
 	InsecureAllowHTTP bool `json:"insecure_allow_http,omitempty"`
@@ -102,6 +106,7 @@ func addProfileFlags(cmd *cobra.Command) *profileFlags {
 	f.StringVar(&p.scopes, "scopes", "", "scopes to request, space- or comma-separated (default: the client's)")
 	f.StringVar(&p.values.AuthMode, "auth-mode", "", "sender constraint: dpop, mtls or bearer (default dpop)")
 	f.StringVar(&p.values.RedirectURL, "redirect-url", "", "loopback redirect `URL` registered for the client (default http://127.0.0.1/callback)")
+	f.StringVar(&p.values.Cache, "cache", "", "token cache: file (default) or a redis://host:port/db[?key_prefix=P] `URL` shared by processes and machines (keep a password in the profile, not on the command line)")
 	f.BoolVar(&p.values.InsecureAllowHTTP, "insecure-allow-http", false, "allow an http issuer and http URLs (development servers only: tokens travel in clear)")
 	return p
 }
@@ -158,6 +163,7 @@ func (p *profileFlags) resolve(deps clientDeps) (*settings, error) {
 	set("ca-file", &s.CAFile, v.CAFile)
 	set("auth-mode", &s.AuthMode, v.AuthMode)
 	set("redirect-url", &s.RedirectURL, v.RedirectURL)
+	set("cache", &s.Cache, v.Cache)
 	if p.cmd.Flags().Changed("scopes") {
 		s.Scopes = strings.Fields(strings.ReplaceAll(p.scopes, ",", " "))
 	}
@@ -224,6 +230,9 @@ func (s *settings) check() error {
 	default:
 		ps = append(ps, fmt.Sprintf("unknown auth mode %q: use dpop, mtls or bearer", s.AuthMode))
 	}
+	if p := checkCache(s.Cache); p != "" {
+		ps = append(ps, p)
+	}
 	if len(ps) == 0 {
 		return nil
 	}
@@ -285,8 +294,6 @@ func (s *settings) cacheKey() string {
 	sum := sha256.Sum256([]byte(s.Issuer + "\x00" + s.ClientID))
 	return s.name + "." + hex.EncodeToString(sum[:6])
 }
-
-func (s *settings) cache() *client.FileCache { return &client.FileCache{Dir: s.cacheDir} }
 
 // loginHint is the fix for a missing or dead token.
 func (s *settings) loginHint() string {
@@ -376,6 +383,10 @@ func (s *settings) describe(err error) error {
 	switch {
 	case errors.Is(err, client.ErrLoginRequired):
 		return fmt.Errorf("no token cached for profile %q (or its refresh token expired or was revoked): %s", s.name, s.loginHint())
+	case errors.Is(err, client.ErrAccessDenied):
+		return fmt.Errorf("the request was denied on the verification page: run `bulwark login --device` again to retry")
+	case errors.Is(err, client.ErrDeviceExpired):
+		return fmt.Errorf("the code expired before it was approved: run `bulwark login --device` again for a new one")
 	case errors.As(err, &re) && re.ErrorCode != "":
 		msg := fmt.Sprintf("the authorization server refused the request: %s", re.ErrorCode)
 		if re.ErrorDescription != "" {

@@ -31,7 +31,12 @@ func newTokenCommand(deps clientDeps) *cobra.Command {
 		if err != nil {
 			return err
 		}
-		tok, err := c.CachedTokenSource(cmd.Context(), s.cache(), s.cacheKey(), nil).Token()
+		cache, closeCache, err := s.openCache(cmd.Context())
+		if err != nil {
+			return err
+		}
+		defer closeCache()
+		tok, err := c.CachedTokenSource(cmd.Context(), cache, s.cacheKey(), nil).Token()
 		if err != nil {
 			return s.describe(err)
 		}

@@ -78,10 +78,10 @@ var badDeps = map[string]struct {
 }
 
 // isTestHelper reports whether p is one of the test-support packages
-// (internal/testenv and below, the store conformance suite), which only
-// _test.go files may import.
+// (internal/testenv and below, the store and client cache conformance
+// suites), which only _test.go files may import.
 func isTestHelper(p string) bool {
-	return p == "internal/testenv" || strings.HasPrefix(p, "internal/testenv/") || p == "internal/store/storetest"
+	return p == "internal/testenv" || strings.HasPrefix(p, "internal/testenv/") || p == "internal/store/storetest" || p == "client/cachetest"
 }
 
 func TestImportLevels(t *testing.T) {

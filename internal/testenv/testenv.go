@@ -17,6 +17,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -499,4 +500,42 @@ func Claims(t testing.TB, jwt string) map[string]any {
 		t.Fatal(err)
 	}
 	return m
+}
+
+// Metric sums the samples of the Prometheus metric name on the server's
+// /metrics whose labels include every label given (as `key="value"`), so
+// tests can count what reached the server, such as token requests or
+// refresh-token grants.
+func (e *Env) Metric(t testing.TB, name string, labels ...string) int {
+	t.Helper()
+	resp, err := e.Client(nil).Get(e.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, line := range strings.Split(string(b), "\n") {
+		rest, ok := strings.CutPrefix(line, name+"{")
+		if !ok {
+			continue
+		}
+		match := true
+		for _, l := range labels {
+			match = match && strings.Contains(rest, l)
+		}
+		if !match {
+			continue
+		}
+		f := strings.Fields(line)
+		v, err := strconv.ParseFloat(f[len(f)-1], 64)
+		if err != nil {
+			t.Fatalf("metrics line %q: %v", line, err)
+		}
+		n += int(v)
+	}
+	return n
 }

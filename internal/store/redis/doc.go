@@ -3,7 +3,9 @@
 // and in-flight authorization requests (Requests), authorization codes
 // (Codes) and browser sessions (Sessions), plus shared fixed-window
 // counters for rate limits (Client.Incr and Client.Count, which satisfy
-// httpx.Counter).
+// httpx.Counter). Client.TokenCache is a token cache for the client
+// library (client.Cache, client.Locker, client.ExpiringCache), so
+// processes on several machines share one token and refresh it once.
 //
 // Everything else (clients, users, keys, grants, refresh tokens,
 // revocations, consents) must outlive a cache flush and stays in the
@@ -19,7 +21,8 @@
 //
 // Keys. Every key is the configured prefix (default "bulwark:") followed
 // by the aggregate and a hash: replay:<sha256 of the caller's key>,
-// req:<hash>, code:<hash>, sess:<hash>, rl:<limit key>. Every operation,
+// req:<hash>, code:<hash>, sess:<hash>, rl:<limit key>, and for the token
+// cache tok:<cache key> and toklock:<cache key>. Every operation,
 // including each Lua script, touches exactly one key, so the package runs
 // unchanged on Redis Cluster and needs no hash tags: keys spread over all
 // slots. Records are Redis hashes with one-letter fields; each key gets a
