@@ -40,8 +40,8 @@ func (s clients) Delete(ctx context.Context, id string) error {
 	return s.d.fail("delete client", err)
 }
 
-func (s clients) List(ctx context.Context) ([]*store.Client, error) {
-	rows, err := s.d.query(ctx, `SELECT id, secret_hash, metadata, updated_at FROM clients ORDER BY id`)
+func (s clients) List(ctx context.Context, p store.Page) ([]*store.Client, error) {
+	rows, err := s.d.query(ctx, `SELECT id, secret_hash, metadata, updated_at FROM clients WHERE id > ? ORDER BY id LIMIT ?`, p.After, p.Size())
 	if err != nil {
 		return nil, s.d.fail("list clients", err)
 	}
@@ -66,7 +66,7 @@ type users struct{ d *DB }
 
 const userColumns = `subject, username, password_hash, claims, disabled`
 
-func scanUser(r row) (*store.User, error) {
+func scanUser(r interface{ Scan(...any) error }) (*store.User, error) {
 	var u store.User
 	err := r.Scan(&u.Subject, &u.Username, &u.PasswordHash, &u.Claims, &u.Disabled)
 	return &u, err
