@@ -13,14 +13,10 @@ import (
 
 	"github.com/bulwarkauth/bulwark/internal/authserver"
 	"github.com/bulwarkauth/bulwark/internal/clients"
-	"github.com/bulwarkauth/bulwark/internal/oauth"
 )
 
 // Bounds checked by Validate.
 const (
-	// minClientSecretLen matches what clients.Registry.Register accepts,
-	// so a configuration that validates also starts.
-	minClientSecretLen = 16
 	// minPasswordLen is NIST SP 800-63B §5.1.1.2's floor for
 	// memorized secrets.
 	minPasswordLen = 8
@@ -261,7 +257,7 @@ func (v *validator) clients() {
 	for i, c := range v.f.Clients {
 		prefix := fmt.Sprintf("clients[%d]", i)
 		md := cloneClient(c.Metadata)
-		for _, fe := range md.Validate() {
+		for _, fe := range clients.Check(&md, c.Secret) {
 			v.add(prefix+"."+fe.Field, "%s", fe.Message)
 		}
 		if md.ID != "" {
@@ -269,21 +265,6 @@ func (v *validator) clients() {
 				v.add(prefix+".client_id", "duplicate of clients[%d]", j)
 			} else {
 				first[md.ID] = i
-			}
-		}
-		switch md.AuthMethod {
-		case oauth.AuthClientSecretBasic, oauth.AuthClientSecretPost:
-			if c.Secret == "" {
-				v.add(prefix+"."+keyClientSecret, "required for %s", md.AuthMethod)
-			} else if len(c.Secret) < minClientSecretLen {
-				v.add(prefix+"."+keyClientSecret, "must be at least %d characters", minClientSecretLen)
-			}
-		default:
-			if c.Secret != "" {
-				// The registry would drop it; a stray secret means
-				// the operator expects an authentication method the
-				// client does not have.
-				v.add(prefix+"."+keyClientSecret, "must not be set for token_endpoint_auth_method %q", md.AuthMethod)
 			}
 		}
 	}

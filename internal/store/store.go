@@ -68,8 +68,11 @@ type Store struct {
 type Client struct {
 	ID         string
 	SecretHash string
-	Metadata   []byte
-	UpdatedAt  time.Time
+	// RegistrationHash is the Hash of the client's RFC 7592 registration
+	// access token; empty for a client registered otherwise.
+	RegistrationHash string
+	Metadata         []byte
+	UpdatedAt        time.Time
 }
 
 // Clients stores client registrations.

@@ -18,8 +18,8 @@ type clients struct{ d *DB }
 func (s clients) Get(ctx context.Context, id string) (*store.Client, error) {
 	c := store.Client{ID: id}
 	var updated int64
-	err := s.d.row(ctx, "get client", `SELECT secret_hash, metadata, updated_at FROM clients WHERE id = $1`, id).
-		Scan(&c.SecretHash, &c.Metadata, &updated)
+	err := s.d.row(ctx, "get client", `SELECT secret_hash, registration_hash, metadata, updated_at FROM clients WHERE id = $1`, id).
+		Scan(&c.SecretHash, &c.RegistrationHash, &c.Metadata, &updated)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, store.ErrNotFound
 	}
@@ -31,9 +31,9 @@ func (s clients) Get(ctx context.Context, id string) (*store.Client, error) {
 }
 
 func (s clients) Put(ctx context.Context, c *store.Client) error {
-	_, err := s.d.exec(ctx, "put client", `INSERT INTO clients (id, secret_hash, metadata, updated_at) VALUES ($1, $2, $3, $4)
-		ON CONFLICT (id) DO UPDATE SET secret_hash = excluded.secret_hash, metadata = excluded.metadata, updated_at = excluded.updated_at`,
-		c.ID, c.SecretHash, blob(c.Metadata), ms(c.UpdatedAt))
+	_, err := s.d.exec(ctx, "put client", `INSERT INTO clients (id, secret_hash, registration_hash, metadata, updated_at) VALUES ($1, $2, $3, $4, $5)
+		ON CONFLICT (id) DO UPDATE SET secret_hash = excluded.secret_hash, registration_hash = excluded.registration_hash, metadata = excluded.metadata, updated_at = excluded.updated_at`,
+		c.ID, c.SecretHash, c.RegistrationHash, blob(c.Metadata), ms(c.UpdatedAt))
 	return err
 }
 
@@ -43,11 +43,11 @@ func (s clients) Delete(ctx context.Context, id string) error {
 }
 
 func (s clients) List(ctx context.Context, p store.Page) ([]*store.Client, error) {
-	return list(s.d, ctx, "list clients", `SELECT id, secret_hash, metadata, updated_at FROM clients WHERE id > $1 ORDER BY id LIMIT $2`,
+	return list(s.d, ctx, "list clients", `SELECT id, secret_hash, registration_hash, metadata, updated_at FROM clients WHERE id > $1 ORDER BY id LIMIT $2`,
 		[]any{p.After, p.Size()}, func(r pgx.Rows) (*store.Client, error) {
 			var c store.Client
 			var updated int64
-			err := r.Scan(&c.ID, &c.SecretHash, &c.Metadata, &updated)
+			err := r.Scan(&c.ID, &c.SecretHash, &c.RegistrationHash, &c.Metadata, &updated)
 			c.UpdatedAt = fromMS(updated)
 			return &c, err
 		})

@@ -279,7 +279,7 @@ func storeCases(selected func(string) bool) []testCase {
 var clientCases = []testCase{
 	{"round_trip", func(t *testing.T, s *store.Store) {
 		ctx := t.Context()
-		want := &store.Client{ID: "client-1", SecretHash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA", Metadata: []byte(`{"name":"One"}`), UpdatedAt: base()}
+		want := &store.Client{ID: "client-1", SecretHash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA", RegistrationHash: hash("rat"), Metadata: []byte(`{"name":"One"}`), UpdatedAt: base()}
 		wantErr(t, "Put", s.Clients.Put(ctx, want), nil)
 		got, err := s.Clients.Get(ctx, "client-1")
 		wantErr(t, "Get", err, nil)

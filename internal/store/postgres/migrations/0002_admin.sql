@@ -3,6 +3,10 @@
 -- Grants are revoked per client (deleting a client) and per client and
 -- user (revoking a consent); sessions are listed per user; consents are
 -- listed per client as well as per user (the primary key covers that).
+-- A dynamically registered client keeps the hash of its RFC 7592
+-- registration access token; '' means it has none.
+
+ALTER TABLE clients ADD COLUMN registration_hash TEXT NOT NULL DEFAULT '';
 
 CREATE INDEX grants_client_subject ON grants (client_id, subject);
 
