@@ -13,13 +13,13 @@ import (
 
 	"github.com/bulwarkauth/bulwark/internal/authserver"
 	"github.com/bulwarkauth/bulwark/internal/clients"
+	"github.com/bulwarkauth/bulwark/internal/secret"
 )
 
 // Bounds checked by Validate.
 const (
-	// minPasswordLen is NIST SP 800-63B §5.1.1.2's floor for
-	// memorized secrets.
-	minPasswordLen = 8
+	// minPasswordLen is the floor the admin API applies too.
+	minPasswordLen = secret.MinPasswordLen
 	// maxSubjectLen: OIDC Core §2 "It MUST NOT exceed 255 ASCII
 	// characters in length" (https://openid.net/specs/openid-connect-core-1_0.html#IDToken).
 	maxSubjectLen = 255
@@ -42,6 +42,7 @@ func (f *File) Validate() error {
 	v.mtls()
 	v.clients()
 	v.users()
+	v.admin()
 	v.gateway()
 	return v.problems.err()
 }
