@@ -28,10 +28,11 @@ type TokenChecker interface {
 // maxBody bounds admin request bodies.
 const maxBody = 64 << 10
 
-// Mount adds the admin API under base+"/admin/" and, when registration is
-// enabled, the RFC 7591/7592 endpoints under base+"/register" to mux.
+// Mount adds the admin API under base+"/admin/" and, when
+// mountRegistration is set and registration enabled, the RFC 7591/7592
+// endpoints under base+"/register" to mux.
 // wrap turns a handler into an http.Handler (error rendering, metrics).
-func (s *Service) Mount(mux *http.ServeMux, base string, wrap func(name string, h httpx.HandlerFunc) http.Handler) {
+func (s *Service) Mount(mux *http.ServeMux, base string, wrap func(name string, h httpx.HandlerFunc) http.Handler, mountRegistration bool) {
 	a := func(pattern string, h func(w http.ResponseWriter, r *http.Request, who Caller) error) {
 		method, path, _ := strings.Cut(pattern, " ")
 		mux.Handle(method+" "+base+path, wrap("admin", func(w http.ResponseWriter, r *http.Request) error {
@@ -62,12 +63,21 @@ func (s *Service) Mount(mux *http.ServeMux, base string, wrap func(name string, 
 	a("DELETE /admin/sessions", s.hEndUserSessions)
 	a("DELETE /admin/sessions/{id}", s.hEndSession)
 	a("GET /admin/audit", s.hListAudit)
-	if s.Registration.Enabled() {
-		mux.Handle("POST "+base+"/register", wrap("register", s.hRegister))
-		mux.Handle("GET "+base+"/register/{id}", wrap("register", s.hReadRegistration))
-		mux.Handle("PUT "+base+"/register/{id}", wrap("register", s.hUpdateRegistration))
-		mux.Handle("DELETE "+base+"/register/{id}", wrap("register", s.hDeleteRegistration))
+	if mountRegistration {
+		s.MountRegistration(mux, base, wrap)
 	}
+}
+
+// MountRegistration adds only the RFC 7591/7592 endpoints, when
+// registration is enabled; Mount calls it.
+func (s *Service) MountRegistration(mux *http.ServeMux, base string, wrap func(name string, h httpx.HandlerFunc) http.Handler) {
+	if !s.Registration.Enabled() {
+		return
+	}
+	mux.Handle("POST "+base+"/register", wrap("register", s.hRegister))
+	mux.Handle("GET "+base+"/register/{id}", wrap("register", s.hReadRegistration))
+	mux.Handle("PUT "+base+"/register/{id}", wrap("register", s.hUpdateRegistration))
+	mux.Handle("DELETE "+base+"/register/{id}", wrap("register", s.hDeleteRegistration))
 }
 
 // bearer returns the token of an "Authorization: <scheme> <token>"
