@@ -2,6 +2,8 @@ package storetest
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -176,13 +178,7 @@ var sessionListCases = []testCase{
 }
 
 func sortByHash(ss []*store.Session) {
-	for i := range ss {
-		for j := i + 1; j < len(ss); j++ {
-			if ss[j].Hash < ss[i].Hash {
-				ss[i], ss[j] = ss[j], ss[i]
-			}
-		}
-	}
+	slices.SortFunc(ss, func(a, b *store.Session) int { return strings.Compare(a.Hash, b.Hash) })
 }
 
 var auditCases = []testCase{
