@@ -170,13 +170,18 @@ func replyOr[T any](w http.ResponseWriter, status int, v T, err error) error {
 	return reply(w, status, v)
 }
 
-func (s *Service) hListClients(w http.ResponseWriter, r *http.Request, _ Caller) error {
+// listed answers a list request: the page from the query, then list.
+func listed[T any](w http.ResponseWriter, r *http.Request, list func(p store.Page) (T, error)) error {
 	p, err := page(r)
 	if err != nil {
 		return err
 	}
-	v, err := s.ListClients(r.Context(), p)
+	v, err := list(p)
 	return replyOr(w, http.StatusOK, v, err)
+}
+
+func (s *Service) hListClients(w http.ResponseWriter, r *http.Request, _ Caller) error {
+	return listed(w, r, func(p store.Page) (Page[ClientView], error) { return s.ListClients(r.Context(), p) })
 }
 
 func (s *Service) hGetClient(w http.ResponseWriter, r *http.Request, _ Caller) error {
@@ -212,12 +217,7 @@ func (s *Service) hRotateSecret(w http.ResponseWriter, r *http.Request, who Call
 }
 
 func (s *Service) hListUsers(w http.ResponseWriter, r *http.Request, _ Caller) error {
-	p, err := page(r)
-	if err != nil {
-		return err
-	}
-	v, err := s.ListUsers(r.Context(), p)
-	return replyOr(w, http.StatusOK, v, err)
+	return listed(w, r, func(p store.Page) (Page[UserView], error) { return s.ListUsers(r.Context(), p) })
 }
 
 func (s *Service) hGetUser(w http.ResponseWriter, r *http.Request, _ Caller) error {
@@ -252,13 +252,10 @@ func (s *Service) hResetPassword(w http.ResponseWriter, r *http.Request, who Cal
 }
 
 func (s *Service) hListConsents(w http.ResponseWriter, r *http.Request, _ Caller) error {
-	p, err := page(r)
-	if err != nil {
-		return err
-	}
 	q := r.URL.Query()
-	v, err := s.ListConsents(r.Context(), q.Get("subject"), q.Get("client_id"), p)
-	return replyOr(w, http.StatusOK, v, err)
+	return listed(w, r, func(p store.Page) (Page[ConsentView], error) {
+		return s.ListConsents(r.Context(), q.Get("subject"), q.Get("client_id"), p)
+	})
 }
 
 func (s *Service) hRevokeConsent(w http.ResponseWriter, r *http.Request, who Caller) error {
@@ -291,12 +288,9 @@ func (s *Service) hRotateKeys(w http.ResponseWriter, r *http.Request, who Caller
 }
 
 func (s *Service) hListSessions(w http.ResponseWriter, r *http.Request, _ Caller) error {
-	p, err := page(r)
-	if err != nil {
-		return err
-	}
-	v, err := s.ListSessions(r.Context(), r.URL.Query().Get("subject"), p)
-	return replyOr(w, http.StatusOK, v, err)
+	return listed(w, r, func(p store.Page) (Page[SessionView], error) {
+		return s.ListSessions(r.Context(), r.URL.Query().Get("subject"), p)
+	})
 }
 
 func (s *Service) hEndSession(w http.ResponseWriter, r *http.Request, who Caller) error {
@@ -308,12 +302,9 @@ func (s *Service) hEndUserSessions(w http.ResponseWriter, r *http.Request, who C
 }
 
 func (s *Service) hListAudit(w http.ResponseWriter, r *http.Request, _ Caller) error {
-	p, err := page(r)
-	if err != nil {
-		return err
-	}
-	v, err := s.ListAudit(r.Context(), r.URL.Query().Get("action"), p)
-	return replyOr(w, http.StatusOK, v, err)
+	return listed(w, r, func(p store.Page) (Page[AuditView], error) {
+		return s.ListAudit(r.Context(), r.URL.Query().Get("action"), p)
+	})
 }
 
 // readMetadata reads and parses a registration body.
