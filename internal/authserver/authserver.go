@@ -16,6 +16,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/bulwarkauth/bulwark/internal/admin"
 	"github.com/bulwarkauth/bulwark/internal/authorize"
 	"github.com/bulwarkauth/bulwark/internal/clients"
 	"github.com/bulwarkauth/bulwark/internal/discovery"
@@ -47,6 +48,10 @@ type Server struct {
 	// without an mTLS listener.
 	tokenTemplate                  *token.Service
 	tokenHandler, mtlsTokenHandler *token.Handler
+	// admin is the admin API and registration service; adminHandler
+	// serves it on Config.Admin.Listen, nil when it is on the main mux.
+	admin        *admin.Service
+	adminHandler http.Handler
 }
 
 // New prepares the server: signing keys (created on first start), the
@@ -91,6 +96,11 @@ func New(ctx context.Context, cfg Config, st *store.Store, log *slog.Logger) (*S
 		return nil, err
 	}
 	s := &Server{cfg: cfg, store: st, log: log, metrics: metrics}
+	registry.OnFailure = func(ctx context.Context, claimed, reason string) {
+		s.audit(ctx, &store.AuditEvent{Action: "client.auth_failed", Actor: "client:" + claimed, Target: "client:" + claimed,
+			Outcome: "failure", Details: []byte(`{"reason":"` + reason + `"}`)})
+	}
+	s.admin = newAdminService(s, cfg, registry, iss)
 
 	rl := func(n int) *httpx.RateLimiter {
 		if n <= 0 {
@@ -111,6 +121,7 @@ func New(ctx context.Context, cfg Config, st *store.Store, log *slog.Logger) (*S
 		Flow: authz, Users: st.Users, Sessions: st.Sessions, Consents: st.Consents, Log: log,
 		Secure: iss.Scheme == "https", BasePath: base, SessionTTL: cfg.SessionTTL,
 		PerIP: rl(cfg.RateLimits.LoginPerIP), Now: cfg.Now, Device: authz,
+		Account: s.admin, Audit: s.audit,
 	}
 	authzHandler := &authorize.Handler{
 		Service: authz, UI: pages, Log: log, Metrics: metrics,
@@ -120,7 +131,7 @@ func New(ctx context.Context, cfg Config, st *store.Store, log *slog.Logger) (*S
 	s.tokenTemplate = &token.Service{
 		Clients: registry, Store: st, Issuer: cfg.Issuer,
 		AccessTokenTTL: cfg.AccessTokenTTL, IDTokenTTL: cfg.IDTokenTTL, RefreshTokenTTL: cfg.RefreshTokenTTL,
-		Metrics: metrics, Now: cfg.Now, DPoP: proofs,
+		Metrics: metrics, Now: cfg.Now, DPoP: proofs, Audit: s.audit,
 	}
 	s.tokenHandler = &token.Handler{
 		PerIP: rl(cfg.RateLimits.TokenPerIP), PerClient: rl(cfg.RateLimits.TokenPerClient),
@@ -142,6 +153,9 @@ func New(ctx context.Context, cfg Config, st *store.Store, log *slog.Logger) (*S
 		DPoPAlgs: proofs.Algorithms, MTLSBaseURL: cfg.MTLSBaseURL,
 		Certificates: cfg.TLSCertFile != "" || cfg.CertHeader != "" || cfg.MTLSBaseURL != "",
 	})
+	if cfg.Admin.Registration.Enabled() {
+		md.RegistrationEndpoint = cfg.Admin.Registration.ClientURI
+	}
 	mdHandler, err := discovery.Handler(md)
 	if err != nil {
 		return nil, err
@@ -185,6 +199,21 @@ func New(ctx context.Context, cfg Config, st *store.Store, log *slog.Logger) (*S
 	route("POST "+base+discovery.PathConsent, "consent", page(pages.HandleConsent))
 	route("GET "+base+discovery.PathDevice, "device", page(pages.ShowDevice))
 	route("POST "+base+discovery.PathDevice, "device", page(pages.HandleDevice))
+	route("GET "+base+login.PathAccount, "account", page(pages.ShowAccount))
+	route("POST "+base+login.PathAccountLogin, "account", page(pages.HandleAccountLogin))
+	route("POST "+base+login.PathAccountRevoke, "account", page(pages.HandleAccountRevoke))
+	route("GET "+base+login.PathAccountAppsJSON, "account", api(pages.ListApplications))
+	route("DELETE "+base+login.PathAccountAppsJSON, "account", api(pages.DeleteApplication))
+	wrap := func(name string, h httpx.HandlerFunc) http.Handler { return metrics.Instrument(name, api(h)) }
+	// Registration is for clients, so it stays on the main listener.
+	s.admin.MountRegistration(mux, base, wrap)
+	if cfg.Admin.Listen == "" {
+		s.admin.Mount(mux, base, wrap, false)
+	} else {
+		amux := http.NewServeMux()
+		s.admin.Mount(amux, base, wrap, false)
+		s.adminHandler = httpx.RequestIDs(httpx.SecurityHeaders(certs.Strip(amux)))
+	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
@@ -244,17 +273,26 @@ func (s *Server) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("authserver: listen: %w", err)
 	}
-	if s.mtlsHandler == nil || s.cfg.MTLSListen == "" {
-		return s.Serve(ctx, ln)
+	serves := []func(context.Context) error{func(ctx context.Context) error { return s.Serve(ctx, ln) }}
+	if s.mtlsHandler != nil && s.cfg.MTLSListen != "" {
+		mln, err := net.Listen("tcp", s.cfg.MTLSListen)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("authserver: listen (mtls): %w", err)
+		}
+		serves = append(serves, func(ctx context.Context) error { return s.ServeMTLS(ctx, mln) })
 	}
-	mln, err := net.Listen("tcp", s.cfg.MTLSListen)
-	if err != nil {
-		ln.Close()
-		return fmt.Errorf("authserver: listen (mtls): %w", err)
+	if s.adminHandler != nil {
+		aln, err := net.Listen("tcp", s.cfg.Admin.Listen)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("authserver: listen (admin): %w", err)
+		}
+		serves = append(serves, func(ctx context.Context) error {
+			return s.serve(ctx, aln, s.adminHandler, tls.RequestClientCert, "admin API listening")
+		})
 	}
-	return httpx.ServeAll(ctx,
-		func(ctx context.Context) error { return s.Serve(ctx, ln) },
-		func(ctx context.Context) error { return s.ServeMTLS(ctx, mln) })
+	return httpx.ServeAll(ctx, serves...)
 }
 
 // Serve serves the main handler on ln until ctx is cancelled. With TLS

@@ -89,6 +89,9 @@ type Config struct {
 	// remembered (in memory, under a keyed hash); defaults to 5 minutes.
 	SecretCacheTTL time.Duration
 
+	// Admin configures the admin API and Dynamic Client Registration.
+	Admin AdminConfig
+
 	// KeyRefresh is how often Serve reloads the signing keys from the
 	// store, so keys rotated on any node are published everywhere well
 	// before they sign; defaults to 30 s.

@@ -134,6 +134,19 @@ func fail(reason, desc string, cause error) error {
 // nil. Every failure is invalid_client (RFC 6749 §5.2), except that a store
 // outage is temporarily_unavailable: the replay check never gets skipped.
 func (r *Registry) Authenticate(ctx context.Context, creds Credentials) (*Client, error) {
+	c, err := r.authenticate(ctx, creds)
+	var ae *AuthError
+	if err != nil && r.OnFailure != nil && errors.As(err, &ae) {
+		claimed := creds.ClientID
+		if claimed == "" {
+			claimed = creds.BasicID
+		}
+		r.OnFailure(ctx, claimed, ae.Reason)
+	}
+	return c, err
+}
+
+func (r *Registry) authenticate(ctx context.Context, creds Credentials) (*Client, error) {
 	method, err := creds.method()
 	if err != nil {
 		return nil, &AuthError{Reason: ReasonMalformed, Err: err.(*oauth.Error)}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/bulwarkauth/bulwark/internal/jose"
+	"github.com/bulwarkauth/bulwark/internal/oauth"
 	"github.com/bulwarkauth/bulwark/internal/secret"
 	"github.com/bulwarkauth/bulwark/internal/store"
 )
@@ -51,6 +52,11 @@ type Registry struct {
 	// ClientCAs are the roots tls_client_auth certificates must chain to;
 	// nil trusts none, so tls_client_auth always fails.
 	ClientCAs *x509.CertPool
+	// OnFailure, when set, is told of every failed client authentication
+	// with the client_id the request claimed (unverified, possibly empty)
+	// and the failure reason (the Reason… constants), for the audit log.
+	// It must not block.
+	OnFailure func(ctx context.Context, claimedID, reason string)
 
 	mu sync.Mutex
 	// cache and remote are guarded by mu.
@@ -94,7 +100,7 @@ func (r *Registry) Get(ctx context.Context, id string) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("clients: load %s: %w", id, err)
 	}
-	c, err := decode(rec)
+	c, err := FromRecord(rec)
 	if err != nil {
 		return nil, err
 	}
@@ -111,7 +117,8 @@ func (r *Registry) Get(ctx context.Context, id string) (*Client, error) {
 	return c, nil
 }
 
-func decode(rec *store.Client) (*Client, error) {
+// FromRecord decodes and validates a stored registration.
+func FromRecord(rec *store.Client) (*Client, error) {
 	var c Client
 	if err := json.Unmarshal(rec.Metadata, &c); err != nil {
 		return nil, fmt.Errorf("clients: decode %s: %w", rec.ID, err)
@@ -123,35 +130,85 @@ func decode(rec *store.Client) (*Client, error) {
 	return &c, nil
 }
 
-// Register validates c, hashes secretValue (for secret methods) with
-// argon2id and stores the client. The plaintext secret is not kept.
+// MinSecretLen is the shortest client_secret accepted anywhere
+// (configuration, admin API, registration).
+const MinSecretLen = 16
+
+// UsesSecret reports whether the client authenticates with a
+// client_secret.
+func (c *Client) UsesSecret() bool {
+	return c.AuthMethod == oauth.AuthClientSecretBasic || c.AuthMethod == oauth.AuthClientSecretPost
+}
+
+// Check is the one validation of a client registration, whoever makes
+// it: static configuration, the admin API and Dynamic Client
+// Registration all call it. It runs Validate (the profile rules) and adds
+// the secret rules: a secret method needs a secret of at least
+// MinSecretLen characters, and any other method must have none, since a
+// stray secret means the registrant expects an authentication the client
+// does not have. Like Validate it fills in defaults on c.
+func Check(c *Client, secretValue string) []FieldError {
+	errs := c.Validate()
+	switch {
+	case c.UsesSecret() && secretValue == "":
+		errs = append(errs, FieldError{"client_secret", "required for " + c.AuthMethod})
+	case c.UsesSecret() && len(secretValue) < MinSecretLen:
+		errs = append(errs, FieldError{"client_secret", fmt.Sprintf("must be at least %d characters", MinSecretLen)})
+	case !c.UsesSecret() && secretValue != "":
+		errs = append(errs, FieldError{"client_secret", fmt.Sprintf("must not be set for token_endpoint_auth_method %q", c.AuthMethod)})
+	}
+	return errs
+}
+
+// Register checks c with Check, hashes secretValue (for secret methods)
+// with argon2id and stores the client. The plaintext secret is not kept.
 func (r *Registry) Register(ctx context.Context, c *Client, secretValue string, p secret.Params) error {
-	if errs := c.Validate(); len(errs) > 0 {
+	if errs := Check(c, secretValue); len(errs) > 0 {
 		return fmt.Errorf("clients: %s: %w", c.ID, errors.Join(asErrors(errs)...))
 	}
-	rec := &store.Client{ID: c.ID, UpdatedAt: r.now()}
-	if c.AuthMethod == "client_secret_basic" || c.AuthMethod == "client_secret_post" {
-		if len(secretValue) < 16 {
-			return fmt.Errorf("clients: %s: client_secret must be at least 16 characters", c.ID)
-		}
+	rec := &store.Client{ID: c.ID}
+	if c.UsesSecret() {
 		h, err := secret.Hash(secretValue, p)
 		if err != nil {
 			return err
 		}
 		rec.SecretHash = h
 	}
+	return r.Save(ctx, c, rec)
+}
+
+// Save stores c, already checked by the caller, with the hashes in rec
+// (SecretHash, RegistrationHash; rec.ID and Metadata are set from c,
+// UpdatedAt from the clock), and drops c from this registry's cache so
+// the change is seen at once here and within CacheTTL on other nodes.
+func (r *Registry) Save(ctx context.Context, c *Client, rec *store.Client) error {
 	md, err := json.Marshal(c)
 	if err != nil {
 		return err
 	}
-	rec.Metadata = md
+	rec.ID, rec.Metadata, rec.UpdatedAt = c.ID, md, r.now()
 	if err := r.Store.Put(ctx, rec); err != nil {
 		return fmt.Errorf("clients: store %s: %w", c.ID, err)
 	}
-	r.mu.Lock()
-	delete(r.cache, c.ID)
-	r.mu.Unlock()
+	r.Forget(c.ID)
 	return nil
+}
+
+// Delete removes the client's registration and drops it from the cache.
+// Its grants and consents are the caller's to revoke.
+func (r *Registry) Delete(ctx context.Context, id string) error {
+	if err := r.Store.Delete(ctx, id); err != nil {
+		return fmt.Errorf("clients: delete %s: %w", id, err)
+	}
+	r.Forget(id)
+	return nil
+}
+
+// Forget drops id from the cache of parsed clients.
+func (r *Registry) Forget(id string) {
+	r.mu.Lock()
+	delete(r.cache, id)
+	r.mu.Unlock()
 }
 
 func asErrors(fe []FieldError) []error {

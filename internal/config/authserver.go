@@ -58,6 +58,8 @@ func (f *File) AuthServer() (authserver.Config, error) {
 		},
 	}
 	cfg.DeviceCodeTTL, cfg.DevicePollInterval = t.DeviceCodeTTL, t.DevicePollInterval
+	cfg.Admin.TokenHashes, cfg.Admin.Registration = f.adminConfig(f.Issuer)
+	cfg.Admin.Scope, cfg.Admin.Listen = f.Admin.Scope, f.Admin.Listen
 	cfg.TrustedProxies, _ = parsePrefixes(f.MTLS.TrustedProxies)
 	if f.DPoP.NonceSecret != "" {
 		cfg.DPoPNonceSecret = []byte(f.DPoP.NonceSecret)

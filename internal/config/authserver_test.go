@@ -11,8 +11,10 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
+	"github.com/bulwarkauth/bulwark/internal/admin"
 	"github.com/bulwarkauth/bulwark/internal/authserver"
 	"github.com/bulwarkauth/bulwark/internal/clients"
+	"github.com/bulwarkauth/bulwark/internal/oauth"
 )
 
 func TestAuthServer(t *testing.T) {
@@ -34,6 +36,10 @@ func TestAuthServer(t *testing.T) {
 		AccessTokenTTL:  2 * time.Minute, IDTokenTTL: 3 * time.Minute, RefreshTokenTTL: 24 * time.Hour,
 		PARTTL: 90 * time.Second, LoginTTL: 15 * time.Minute, SessionTTL: time.Hour,
 		ClockSkew: 20 * time.Second, SecretCacheTTL: time.Minute, DeviceCodeTTL: 15 * time.Minute, DevicePollInterval: 7 * time.Second,
+		Admin: authserver.AdminConfig{Scope: "bulwark:admin", Registration: admin.Registration{
+			Mode: "disabled", Profile: "standard", Scopes: oauth.Scopes{"email", "offline_access", "openid", "profile"},
+			ClientURI: "https://auth.example.com/tenant/register",
+		}},
 		RateLimits: authserver.RateLimits{Window: 30 * time.Second, LoginPerIP: 5, TokenPerClient: 100, TokenPerIP: 200, PARPerClient: 50, PARPerIP: 60},
 	}
 	for _, c := range f.Clients {

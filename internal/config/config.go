@@ -73,6 +73,8 @@ type File struct {
 	// and an optional subject; every other key (email, name, …) becomes an
 	// OpenID Connect claim of the user.
 	Users []User `yaml:"users"`
+	// Admin configures the admin API and Dynamic Client Registration.
+	Admin Admin `yaml:"admin"`
 	// Gateway configures `bulwark gateway`, the reverse proxy that checks access tokens before requests reach an API; `bulwark serve` ignores it.
 	Gateway Gateway `yaml:"gateway"`
 
@@ -407,6 +409,7 @@ func Default() *File {
 		},
 		RateLimits: RateLimits{Window: time.Minute, LoginPerIP: 20},
 		DPoP:       DPoP{MaxAge: 60 * time.Second, MaxFuture: 10 * time.Second, NonceLifetime: 5 * time.Minute},
+		Admin:      defaultAdmin(),
 		Gateway: Gateway{
 			Listen: "127.0.0.1:8090", SenderConstraint: "any", Leeway: 10 * time.Second,
 			ReplayStore: ReplayMemory, DPoP: GatewayDPoP{Nonce: NonceOff}, Introspection: GatewayIntrospection{CacheTTL: 30 * time.Second},

@@ -14,6 +14,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/bulwarkauth/bulwark/internal/clients"
 	"github.com/bulwarkauth/bulwark/internal/gateway"
 	"github.com/bulwarkauth/bulwark/resource"
 )
@@ -250,8 +251,8 @@ func (v *validator) gatewayIntrospection() {
 	} else if (in.ClientSecret == "") == (in.PrivateKeyFile == "") {
 		v.add(p+"client_secret", "set exactly one of client_secret and private_key_file")
 	}
-	if in.ClientSecret != "" && len(in.ClientSecret) < minClientSecretLen {
-		v.add(p+"client_secret", "must be at least %d characters", minClientSecretLen)
+	if in.ClientSecret != "" && len(in.ClientSecret) < clients.MinSecretLen {
+		v.add(p+"client_secret", "must be at least %d characters", clients.MinSecretLen)
 	}
 	if in.CacheTTL < 0 || in.CacheTTL > maxIntrospectionCacheTTL {
 		v.add(p+"cache_ttl", "must be between 0s and %s: it bounds how long a revoked token still passes", "5m")

@@ -85,6 +85,7 @@ func TestLoadFull(t *testing.T) {
 			}},
 			{Username: "bob", Password: "builder-password", Claims: map[string]any{"name": "Bob"}},
 		},
+		Admin: defaultAdmin(),
 		Gateway: Gateway{
 			Listen: "0.0.0.0:9090", AdminListen: "127.0.0.1:9091", BaseURL: "https://api.example.com",
 			TLS:    GatewayTLS{CertFile: "/etc/bulwark/gateway.crt", KeyFile: "/etc/bulwark/gateway.key"},

@@ -19,14 +19,23 @@ import (
 var update = flag.Bool("update", false, "rewrite testdata/reference.md")
 
 // fieldDocs returns the doc comment of every struct field declared in
-// config.go, by "Type.Field".
+// config.go and the sections' own files (admin.go, …), by "Type.Field".
 func fieldDocs(t *testing.T) map[string]string {
 	t.Helper()
-	file, err := parser.ParseFile(token.NewFileSet(), "config.go", nil, parser.ParseComments)
+	docs := map[string]string{}
+	for _, name := range []string{"config.go", "admin.go"} {
+		fieldDocsOf(t, name, docs)
+	}
+	return docs
+}
+
+// fieldDocsOf adds the field docs of one file to docs.
+func fieldDocsOf(t *testing.T, name string, docs map[string]string) {
+	t.Helper()
+	file, err := parser.ParseFile(token.NewFileSet(), name, nil, parser.ParseComments)
 	if err != nil {
 		t.Fatal(err)
 	}
-	docs := map[string]string{}
 	ast.Inspect(file, func(n ast.Node) bool {
 		ts, ok := n.(*ast.TypeSpec)
 		if !ok {
@@ -43,7 +52,6 @@ func fieldDocs(t *testing.T) map[string]string {
 		}
 		return false
 	})
-	return docs
 }
 
 // formatDefault renders a default value the way it is written in the file.

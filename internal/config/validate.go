@@ -13,17 +13,13 @@ import (
 
 	"github.com/bulwarkauth/bulwark/internal/authserver"
 	"github.com/bulwarkauth/bulwark/internal/clients"
-	"github.com/bulwarkauth/bulwark/internal/oauth"
+	"github.com/bulwarkauth/bulwark/internal/secret"
 )
 
 // Bounds checked by Validate.
 const (
-	// minClientSecretLen matches what clients.Registry.Register accepts,
-	// so a configuration that validates also starts.
-	minClientSecretLen = 16
-	// minPasswordLen is NIST SP 800-63B §5.1.1.2's floor for
-	// memorized secrets.
-	minPasswordLen = 8
+	// minPasswordLen is the floor the admin API applies too.
+	minPasswordLen = secret.MinPasswordLen
 	// maxSubjectLen: OIDC Core §2 "It MUST NOT exceed 255 ASCII
 	// characters in length" (https://openid.net/specs/openid-connect-core-1_0.html#IDToken).
 	maxSubjectLen = 255
@@ -46,6 +42,7 @@ func (f *File) Validate() error {
 	v.mtls()
 	v.clients()
 	v.users()
+	v.admin()
 	v.gateway()
 	return v.problems.err()
 }
@@ -261,7 +258,7 @@ func (v *validator) clients() {
 	for i, c := range v.f.Clients {
 		prefix := fmt.Sprintf("clients[%d]", i)
 		md := cloneClient(c.Metadata)
-		for _, fe := range md.Validate() {
+		for _, fe := range clients.Check(&md, c.Secret) {
 			v.add(prefix+"."+fe.Field, "%s", fe.Message)
 		}
 		if md.ID != "" {
@@ -269,21 +266,6 @@ func (v *validator) clients() {
 				v.add(prefix+".client_id", "duplicate of clients[%d]", j)
 			} else {
 				first[md.ID] = i
-			}
-		}
-		switch md.AuthMethod {
-		case oauth.AuthClientSecretBasic, oauth.AuthClientSecretPost:
-			if c.Secret == "" {
-				v.add(prefix+"."+keyClientSecret, "required for %s", md.AuthMethod)
-			} else if len(c.Secret) < minClientSecretLen {
-				v.add(prefix+"."+keyClientSecret, "must be at least %d characters", minClientSecretLen)
-			}
-		default:
-			if c.Secret != "" {
-				// The registry would drop it; a stray secret means
-				// the operator expects an authentication method the
-				// client does not have.
-				v.add(prefix+"."+keyClientSecret, "must not be set for token_endpoint_auth_method %q", md.AuthMethod)
 			}
 		}
 	}

@@ -1,7 +1,9 @@
 package httpx
 
 import (
+	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"mime"
 	"net/http"
@@ -65,4 +67,23 @@ func safeName(k string) string {
 		k = k[:40]
 	}
 	return k
+}
+
+// DecodeJSON reads r's body, at most limit bytes, as one JSON value into
+// v. A body over the limit, malformed JSON, or data after the value is
+// an error the caller maps to its protocol's error code; the body is
+// never echoed back.
+func DecodeJSON(w http.ResponseWriter, r *http.Request, limit int64, v any) error {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, limit))
+	if err := dec.Decode(v); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return ErrBodyTooLarge
+		}
+		return fmt.Errorf("httpx: decode JSON: %w", err)
+	}
+	if dec.More() {
+		return errors.New("httpx: decode JSON: data after the value")
+	}
+	return nil
 }

@@ -57,6 +57,11 @@ type Pages struct {
 	// Device is the device flow behind the /device pages; nil refuses
 	// their form posts.
 	Device DeviceFlow
+	// Account lists and revokes the user's authorised applications for
+	// the /account page; nil serves no account page.
+	Account Account
+	// Audit, when set, records consents as they are given.
+	Audit func(ctx context.Context, e *store.AuditEvent)
 }
 
 func (p *Pages) now() time.Time {
@@ -91,6 +96,18 @@ func (p *Pages) session(r *http.Request) (*store.Session, string, error) {
 	}
 	if err != nil {
 		return nil, "", oauth.Unavailable(err)
+	}
+	// A disabled or deleted account ends its sessions at once, whichever
+	// store holds them.
+	u, err := p.Users.Get(r.Context(), s.Subject)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, "", nil
+	}
+	if err != nil {
+		return nil, "", oauth.Unavailable(err)
+	}
+	if u.Disabled {
+		return nil, "", nil
 	}
 	return s, h, nil
 }
@@ -174,29 +191,41 @@ func (p *Pages) HandleLogin(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	// Only failed attempts count toward the limit, so a shared office IP
-	// is not locked out by its users' successful logins.
-	limitKey := "login:" + httpx.ClientIP(r)
-	if err := p.PerIP.Exceeded(limitKey); err != nil {
-		w.Header().Set("Retry-After", err.(*oauth.Error).Header["Retry-After"])
-		return p.renderLogin(w, r, http.StatusTooManyRequests, in, form.Get("username"), "Too many attempts. Wait a minute and try again.")
-	}
-	username := form.Get("username")
-	u, err := p.authenticate(r.Context(), username, form.Get("password"))
+	u, status, msg, err := p.login(w, r, form)
 	if err != nil {
-		var oe *oauth.Error
-		if errors.As(err, &oe) {
-			return err
-		}
-		p.PerIP.Allow(limitKey)
-		p.Log.InfoContext(r.Context(), "login failed", slog.String("reason", err.Error()))
-		return p.renderLogin(w, r, http.StatusUnauthorized, in, username, "Incorrect username or password.")
+		return err
+	}
+	if u == nil {
+		return p.renderLogin(w, r, status, in, form.Get("username"), msg)
 	}
 	s, err := p.startSession(w, r, u.Subject)
 	if err != nil {
 		return err
 	}
 	return p.proceed(w, r, in, s)
+}
+
+// login checks a login form's credentials under the per-IP limit. A
+// refused login returns no user and the status and message to show.
+func (p *Pages) login(w http.ResponseWriter, r *http.Request, form url.Values) (*store.User, int, string, error) {
+	// Only failed attempts count toward the limit, so a shared office IP
+	// is not locked out by its users' successful logins.
+	limitKey := "login:" + httpx.ClientIP(r)
+	if err := p.PerIP.Exceeded(limitKey); err != nil {
+		w.Header().Set("Retry-After", err.(*oauth.Error).Header["Retry-After"])
+		return nil, http.StatusTooManyRequests, "Too many attempts. Wait a minute and try again.", nil
+	}
+	u, err := p.authenticate(r.Context(), form.Get("username"), form.Get("password"))
+	if err != nil {
+		var oe *oauth.Error
+		if errors.As(err, &oe) {
+			return nil, 0, "", err
+		}
+		p.PerIP.Allow(limitKey)
+		p.Log.InfoContext(r.Context(), "login failed", slog.String("reason", err.Error()))
+		return nil, http.StatusUnauthorized, "Incorrect username or password.", nil
+	}
+	return u, 0, "", nil
 }
 
 // dummyHash makes a login for an unknown user cost one argon2id run, like
@@ -278,6 +307,7 @@ func (p *Pages) HandleConsent(w http.ResponseWriter, r *http.Request) error {
 		if err := p.Consents.Put(r.Context(), &store.Consent{Subject: s.Subject, ClientID: in.ClientID, Scopes: granted.String(), GrantedAt: p.now()}); err != nil {
 			return oauth.Unavailable(err)
 		}
+		p.audit(r.Context(), "consent.grant", s.Subject, in.ClientID, granted)
 		return p.complete(w, r, in, s)
 	case "deny":
 		return p.deny(w, r, handle, nil)
@@ -391,6 +421,11 @@ func (p *Pages) RenderFailure(w http.ResponseWriter, r *http.Request, err error)
 }
 
 func (p *Pages) render(w http.ResponseWriter, status int, name string, data pageData) error {
+	return p.renderAny(w, status, name, data)
+}
+
+// renderAny executes template name with data of any shape.
+func (p *Pages) renderAny(w http.ResponseWriter, status int, name string, data any) error {
 	var buf bytes.Buffer
 	if err := templates.ExecuteTemplate(&buf, name, data); err != nil {
 		return err

@@ -31,3 +31,12 @@ type Approval struct {
 	// Scopes are the scopes granted (the requested ones, consented to).
 	Scopes Scopes
 }
+
+// Application is a client a user has authorised, as the account page
+// shows it: the remembered consent and the client's display name.
+type Application struct {
+	ClientID   string    `json:"client_id"`
+	ClientName string    `json:"client_name,omitempty"`
+	Scopes     Scopes    `json:"scopes"`
+	GrantedAt  time.Time `json:"granted_at"`
+}

@@ -136,3 +136,7 @@ func (v *Verifier) Verify(secret, phc string) error {
 	v.mu.Unlock()
 	return nil
 }
+
+// MinPasswordLen is the shortest password accepted anywhere, NIST SP
+// 800-63B §5.1.1.2's floor for memorized secrets.
+const MinPasswordLen = 8

@@ -36,6 +36,7 @@ func Overlay(durable *Store, durableName string, cache *Store, cacheName string)
 	over(&s.Sessions, cache.Sessions)
 	over(&s.Replay, cache.Replay)
 	over(&s.DeviceCodes, cache.DeviceCodes)
+	over(&s.Audit, cache.Audit)
 	s.Checks = []Check{{Name: durableName, Ping: durable.Ping}, {Name: cacheName, Ping: cache.Ping}}
 	s.Ping = func(ctx context.Context) error {
 		var errs []error

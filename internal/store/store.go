@@ -2,9 +2,12 @@ package store
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -46,6 +49,8 @@ type Store struct {
 	Replay        Replay
 	// DeviceCodes holds RFC 8628 device authorizations.
 	DeviceCodes DeviceCodes
+	// Audit holds the audit log of administrative and security events.
+	Audit Audit
 	// Ping reports whether every back end answers; used by /readyz.
 	Ping func(ctx context.Context) error
 	// Checks names each back end with its own Ping, for a readiness
@@ -63,8 +68,11 @@ type Store struct {
 type Client struct {
 	ID         string
 	SecretHash string
-	Metadata   []byte
-	UpdatedAt  time.Time
+	// RegistrationHash is the Hash of the client's RFC 7592 registration
+	// access token; empty for a client registered otherwise.
+	RegistrationHash string
+	Metadata         []byte
+	UpdatedAt        time.Time
 }
 
 // Clients stores client registrations.
@@ -75,8 +83,38 @@ type Clients interface {
 	Put(ctx context.Context, c *Client) error
 	// Delete removes the client; deleting a missing client is not an error.
 	Delete(ctx context.Context, id string) error
-	// List returns every client ordered by ID.
-	List(ctx context.Context) ([]*Client, error)
+	// List returns one page of clients ordered by ID: at most p.Limit
+	// clients whose ID sorts after p.After (byte order).
+	List(ctx context.Context, p Page) ([]*Client, error)
+}
+
+// Page selects one page of a listing in its documented order: at most
+// Limit records whose key comes after After ("" starts at the
+// beginning). Limit ≤ 0 means DefaultPageLimit; a back end caps it at
+// MaxPageLimit. Paging by key, not by offset, keeps pages stable while
+// records are added or removed.
+type Page struct {
+	After string
+	Limit int
+}
+
+// Page sizes.
+const (
+	// DefaultPageLimit is the page size when Page.Limit is not set.
+	DefaultPageLimit = 100
+	// MaxPageLimit bounds any page, so one request cannot load a table.
+	MaxPageLimit = 1000
+)
+
+// Size returns the effective page size of p.
+func (p Page) Size() int {
+	switch {
+	case p.Limit <= 0:
+		return DefaultPageLimit
+	case p.Limit > MaxPageLimit:
+		return MaxPageLimit
+	}
+	return p.Limit
 }
 
 // User is an end-user account. PasswordHash is an argon2id PHC string.
@@ -98,6 +136,8 @@ type Users interface {
 	// Put inserts or replaces the user, keyed by Subject. A different
 	// subject with the same Username is ErrConflict.
 	Put(ctx context.Context, u *User) error
+	// List returns one page of users ordered by Subject (byte order).
+	List(ctx context.Context, p Page) ([]*User, error)
 }
 
 // SigningKey is one of the server's own signing keys. Private holds the
@@ -201,6 +241,11 @@ type Grants interface {
 	// Revoke marks the grant revoked. Revoking a missing or revoked grant is
 	// not an error.
 	Revoke(ctx context.Context, id string) error
+	// RevokeAll marks every grant of clientID revoked, or only those of
+	// clientID and subject when subject is not empty: the cascade behind
+	// deleting a client and revoking a consent. It is one statement, so a
+	// grant created concurrently is either revoked or created after it.
+	RevokeAll(ctx context.Context, clientID, subject string) error
 }
 
 // RefreshToken is a refresh token stored under its hash.
@@ -260,6 +305,18 @@ type Consents interface {
 	Put(ctx context.Context, c *Consent) error
 	// Delete removes it; a missing consent is not an error.
 	Delete(ctx context.Context, subject, clientID string) error
+	// List returns one page of the consents of q.Subject ordered by
+	// ClientID, or, when q.Subject is empty, of q.ClientID ordered by
+	// Subject; q.Page.After is a key of that order. With both empty it
+	// lists nothing.
+	List(ctx context.Context, q ConsentQuery) ([]*Consent, error)
+}
+
+// ConsentQuery selects consents by user or by client.
+type ConsentQuery struct {
+	Subject  string
+	ClientID string
+	Page     Page
 }
 
 // Session is an end-user's browser session at the authorization server,
@@ -268,6 +325,10 @@ type Session struct {
 	Subject   string
 	AuthTime  time.Time
 	ExpiresAt time.Time
+	// Hash is the key the session is stored under; only List sets it,
+	// and Put ignores it. It is a SHA-256 of 256 random bits, so showing
+	// it to an operator does not reveal the cookie.
+	Hash string
 }
 
 // Sessions stores browser sessions.
@@ -278,6 +339,10 @@ type Sessions interface {
 	Get(ctx context.Context, hash string) (*Session, error)
 	// Delete removes the session; a missing session is not an error.
 	Delete(ctx context.Context, hash string) error
+	// List returns one page of the unexpired sessions of subject ordered
+	// by Hash, each with Hash set. A subject is required: sessions are
+	// found per user, which every back end (Redis too) can index.
+	List(ctx context.Context, subject string, p Page) ([]*Session, error)
 }
 
 // Replay is the replay guard for one-time values: client assertion and DPoP
@@ -369,4 +434,55 @@ type DeviceCodes interface {
 	// ErrReplayed. A record that is missing, expired, pending or denied is
 	// ErrNotFound.
 	Consume(ctx context.Context, hash string) (*DeviceCode, error)
+}
+
+// AuditEvent is one entry of the audit log: who did what to which
+// record, and whether it worked. It must never carry a secret (a client
+// secret, password, token or registration access token); Details holds
+// non-secret context as a JSON object.
+type AuditEvent struct {
+	// ID orders the log: callers use a time-ordered unique value
+	// (NewAuditID), so byte order is time order.
+	ID   string
+	Time time.Time
+	// Action names the event, such as "client.create", "consent.revoke",
+	// "token.revoke" or "client.auth_failed".
+	Action string
+	// Actor is who acted: "admin-token", "user:<sub>", "client:<id>" or
+	// "token:<sub>" for an admin access token.
+	Actor string
+	// Target is the record acted on ("client:<id>", "user:<sub>", …).
+	Target string
+	// Outcome is "success" or "failure".
+	Outcome string
+	// Details is a JSON object with further, non-secret context; it may
+	// be empty.
+	Details []byte
+}
+
+// AuditQuery selects a page of the audit log, newest first: Page.After
+// is the ID of the last event of the previous page, and the page holds
+// older events only. Action, when set, keeps only events of that action.
+type AuditQuery struct {
+	Action string
+	Page   Page
+}
+
+// Audit stores the audit log. It is append-only: nothing in the contract
+// changes or removes an entry.
+type Audit interface {
+	// Append adds the event; an existing ID is ErrConflict.
+	Append(ctx context.Context, e *AuditEvent) error
+	// List returns one page of events, newest (highest ID) first.
+	List(ctx context.Context, q AuditQuery) ([]*AuditEvent, error)
+}
+
+// NewAuditID returns a unique ID whose byte order is the order of t:
+// 13 hex digits of Unix milliseconds, then 16 random hex digits.
+func NewAuditID(t time.Time) string {
+	var r [8]byte
+	if _, err := rand.Read(r[:]); err != nil {
+		panic("store: no randomness: " + err.Error())
+	}
+	return fmt.Sprintf("%013x%s", t.UnixMilli(), hex.EncodeToString(r[:]))
 }

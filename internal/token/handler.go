@@ -157,6 +157,38 @@ func (h *Handler) Userinfo(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// Access is what an access token presented to one of the server's own
+// protected resources grants.
+type Access struct {
+	Subject  string
+	ClientID string
+	Scopes   oauth.Scopes
+}
+
+// Protected checks the access token of r the way Userinfo does
+// (Authorization scheme, signature, issuer, expiry, revocation, and the
+// DPoP or certificate binding against url, the resource's external
+// URL), for other resources of the server such as the admin API.
+func (h *Handler) Protected(r *http.Request, url string) (*Access, error) {
+	scheme, tok, err := authorization(r.Header.Values("Authorization"))
+	if err != nil {
+		return nil, h.challenge(err)
+	}
+	cert, _, err := h.Certs.Certificate(r)
+	if err != nil {
+		return nil, err
+	}
+	c, err := h.Service.checkResource(r.Context(), ResourceRequest{
+		Scheme: scheme, Token: tok, DPoPProofs: r.Header.Values(dpop.HeaderName),
+		Method: r.Method, URL: url, Certificate: cert,
+	})
+	if err != nil {
+		return nil, h.challenge(err)
+	}
+	scopes, _ := oauth.ParseScopes(c.Scope)
+	return &Access{Subject: c.Subject, ClientID: c.ClientID, Scopes: scopes}, nil
+}
+
 // challenge gives resource errors the WWW-Authenticate challenge of
 // RFC 6750 §3 and RFC 9449 §7.1: DPoP errors and failures of DPoP-bound
 // tokens challenge with DPoP and list the accepted algorithms; the rest

@@ -2,6 +2,7 @@ package token
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 
 	"github.com/bulwarkauth/bulwark/internal/clients"
@@ -34,6 +35,7 @@ func (s *Service) Revoke(ctx context.Context, creds clients.Credentials, tok, hi
 		if err := s.Store.Revocations.Revoke(ctx, c.ID, c.Expiry.Time()); err != nil {
 			return storeError(err)
 		}
+		s.audit(ctx, caller.ID, "access_token", c.GrantID)
 		return nil
 	} else if !errors.Is(err, errInactive) {
 		return oauth.Unavailable(err)
@@ -57,5 +59,18 @@ func (s *Service) Revoke(ctx context.Context, creds clients.Credentials, tok, hi
 	if err := s.Store.RefreshTokens.Delete(ctx, store.Hash(tok)); err != nil {
 		return storeError(err)
 	}
+	s.audit(ctx, caller.ID, "refresh_token", rt.GrantID)
 	return nil
+}
+
+// audit records a revocation; the token itself never goes into the log.
+func (s *Service) audit(ctx context.Context, clientID, kind, grantID string) {
+	if s.Audit == nil {
+		return
+	}
+	details, _ := json.Marshal(map[string]string{"token_type": kind, "grant_id": grantID})
+	s.Audit(ctx, &store.AuditEvent{
+		Time: s.now(), Action: "token.revoke", Actor: "client:" + clientID,
+		Target: "grant:" + grantID, Outcome: "success", Details: details,
+	})
 }

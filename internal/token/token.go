@@ -89,6 +89,8 @@ type Service struct {
 	// DPoP verifies DPoP proofs; nil refuses every proof, so only
 	// certificate-bound and Bearer tokens can be issued.
 	DPoP *dpop.Verifier
+	// Audit, when set, records token revocations for the audit log.
+	Audit func(ctx context.Context, e *store.AuditEvent)
 }
 
 // DefaultGrants are the grant types Bulwark supports. The password grant

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 
+	"github.com/bulwarkauth/bulwark/internal/clients"
 	"github.com/bulwarkauth/bulwark/internal/jose"
 	"github.com/bulwarkauth/bulwark/internal/store"
 )
@@ -40,6 +41,13 @@ func (s *Service) verifyAccess(ctx context.Context, raw string) (*accessClaims, 
 	}
 	if revoked {
 		return nil, errInactive
+	}
+	// A deleted client's tokens die with it; client_credentials tokens
+	// have no grant to revoke.
+	if _, err := s.Clients.Get(ctx, c.ClientID); errors.Is(err, clients.ErrUnknownClient) {
+		return nil, errInactive
+	} else if err != nil {
+		return nil, err
 	}
 	if c.GrantID != "" {
 		g, err := s.Store.Grants.Get(ctx, c.GrantID)

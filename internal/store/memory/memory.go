@@ -48,6 +48,7 @@ func New() *store.Store {
 		Sessions:      &sessions{t: newTable(func(s *store.Session) time.Time { return s.ExpiresAt })},
 		Replay:        &replay{t: newTable(func(exp *time.Time) time.Time { return *exp })},
 		DeviceCodes:   newDeviceCodes(),
+		Audit:         &audit{},
 		Ping:          checkCtx,
 	}
 }
@@ -159,18 +160,20 @@ func (s *clients) Delete(ctx context.Context, id string) error {
 	return nil
 }
 
-func (s *clients) List(ctx context.Context) ([]*store.Client, error) {
+func (s *clients) List(ctx context.Context, p store.Page) ([]*store.Client, error) {
 	if err := checkCtx(ctx); err != nil {
 		return nil, err
 	}
 	s.mu.Lock()
 	out := make([]*store.Client, 0, len(s.m))
-	for _, c := range s.m {
-		out = append(out, cloneClient(c))
+	for id, c := range s.m {
+		if id > p.After {
+			out = append(out, cloneClient(c))
+		}
 	}
 	s.mu.Unlock()
 	slices.SortFunc(out, func(a, b *store.Client) int { return cmp.Compare(a.ID, b.ID) })
-	return out, nil
+	return out[:min(len(out), p.Size())], nil
 }
 
 type users struct {
@@ -590,6 +593,7 @@ func (s *sessions) Put(ctx context.Context, hash string, sess *store.Session) er
 		return store.ErrConflict
 	}
 	d := *sess
+	d.Hash = ""
 	s.t.putLocked(hash, &d, now)
 	return nil
 }

@@ -18,8 +18,8 @@ type clients struct{ d *DB }
 func (s clients) Get(ctx context.Context, id string) (*store.Client, error) {
 	c := store.Client{ID: id}
 	var updated int64
-	err := s.d.row(ctx, "get client", `SELECT secret_hash, metadata, updated_at FROM clients WHERE id = $1`, id).
-		Scan(&c.SecretHash, &c.Metadata, &updated)
+	err := s.d.row(ctx, "get client", `SELECT secret_hash, registration_hash, metadata, updated_at FROM clients WHERE id = $1`, id).
+		Scan(&c.SecretHash, &c.RegistrationHash, &c.Metadata, &updated)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, store.ErrNotFound
 	}
@@ -31,9 +31,9 @@ func (s clients) Get(ctx context.Context, id string) (*store.Client, error) {
 }
 
 func (s clients) Put(ctx context.Context, c *store.Client) error {
-	_, err := s.d.exec(ctx, "put client", `INSERT INTO clients (id, secret_hash, metadata, updated_at) VALUES ($1, $2, $3, $4)
-		ON CONFLICT (id) DO UPDATE SET secret_hash = excluded.secret_hash, metadata = excluded.metadata, updated_at = excluded.updated_at`,
-		c.ID, c.SecretHash, blob(c.Metadata), ms(c.UpdatedAt))
+	_, err := s.d.exec(ctx, "put client", `INSERT INTO clients (id, secret_hash, registration_hash, metadata, updated_at) VALUES ($1, $2, $3, $4, $5)
+		ON CONFLICT (id) DO UPDATE SET secret_hash = excluded.secret_hash, registration_hash = excluded.registration_hash, metadata = excluded.metadata, updated_at = excluded.updated_at`,
+		c.ID, c.SecretHash, c.RegistrationHash, blob(c.Metadata), ms(c.UpdatedAt))
 	return err
 }
 
@@ -42,23 +42,23 @@ func (s clients) Delete(ctx context.Context, id string) error {
 	return err
 }
 
-func (s clients) List(ctx context.Context) ([]*store.Client, error) {
-	return list(s.d, ctx, "list clients", `SELECT id, secret_hash, metadata, updated_at FROM clients ORDER BY id`,
-		func(r pgx.Rows) (*store.Client, error) {
+func (s clients) List(ctx context.Context, p store.Page) ([]*store.Client, error) {
+	return list(s.d, ctx, "list clients", `SELECT id, secret_hash, registration_hash, metadata, updated_at FROM clients WHERE id > $1 ORDER BY id LIMIT $2`,
+		[]any{p.After, p.Size()}, func(r pgx.Rows) (*store.Client, error) {
 			var c store.Client
 			var updated int64
-			err := r.Scan(&c.ID, &c.SecretHash, &c.Metadata, &updated)
+			err := r.Scan(&c.ID, &c.SecretHash, &c.RegistrationHash, &c.Metadata, &updated)
 			c.UpdatedAt = fromMS(updated)
 			return &c, err
 		})
 }
 
 // list runs a query and scans every row with scan.
-func list[T any](d *DB, ctx context.Context, op, sql string, scan func(pgx.Rows) (*T, error)) ([]*T, error) {
+func list[T any](d *DB, ctx context.Context, op, sql string, args []any, scan func(pgx.Rows) (*T, error)) ([]*T, error) {
 	if d.closed.Load() {
 		return nil, d.fail(op, errClosed)
 	}
-	rows, err := d.pool.Query(ctx, sql)
+	rows, err := d.pool.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, d.fail(op, err)
 	}
@@ -117,7 +117,7 @@ type keys struct{ d *DB }
 
 func (s keys) List(ctx context.Context) ([]*store.SigningKey, error) {
 	return list(s.d, ctx, "list keys", `SELECT id, algorithm, private, active, created_at, retired_at, active_from
-		FROM signing_keys ORDER BY created_at, id`,
+		FROM signing_keys ORDER BY created_at, id`, nil,
 		func(r pgx.Rows) (*store.SigningKey, error) {
 			var k store.SigningKey
 			var created int64

@@ -144,6 +144,7 @@ func (d *DB) Store() *store.Store {
 		Sessions:      sessions{d},
 		Replay:        replay{d},
 		DeviceCodes:   deviceCodes{d},
+		Audit:         audit{d},
 		Ping:          d.Ping,
 		Close:         d.Close,
 	}

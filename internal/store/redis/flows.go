@@ -3,6 +3,7 @@ package redis
 import (
 	"context"
 	"errors"
+	"slices"
 	"strconv"
 	"time"
 
@@ -192,8 +193,61 @@ func (s codes) Consume(ctx context.Context, hash string) (*store.AuthorizationCo
 type sessions struct{ c *Client }
 
 func (s sessions) Put(ctx context.Context, hash string, sess *store.Session) error {
-	return s.c.put(ctx, "put session", s.c.key("sess", hash), 0, sess.ExpiresAt,
-		"s", sess.Subject, "a", sess.AuthTime.UnixMilli())
+	if err := s.c.put(ctx, "put session", s.c.key("sess", hash), 0, sess.ExpiresAt,
+		"s", sess.Subject, "a", sess.AuthTime.UnixMilli()); err != nil {
+		return err
+	}
+	// The session is stored; a failure to index it only hides it from
+	// List (the admin listing), never from Get.
+	return s.c.fail("index session", indexScript.Run(ctx, s.c.rdb, []string{s.c.key("sess-of", sess.Subject)},
+		sess.ExpiresAt.UnixMilli(), hash, nowMS()).Err())
+}
+
+// indexScript adds a session hash to its subject's sorted set (score: the
+// session's expiry), drops members that have expired, and keeps the set
+// alive as long as its latest session. One key, so Redis Cluster needs
+// no hash tag; the index is separate from the session keys, so List
+// checks each member against its session.
+var indexScript = goredis.NewScript(`
+local exp, now = tonumber(ARGV[1]), tonumber(ARGV[3])
+redis.call('ZADD', KEYS[1], exp, ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl < 0 or now + ttl < exp then redis.call('PEXPIREAT', KEYS[1], exp) end
+return 1
+`)
+
+func (s sessions) List(ctx context.Context, subject string, p store.Page) ([]*store.Session, error) {
+	if s.c.closed.Load() {
+		return nil, s.c.fail("list sessions", goredis.ErrClosed)
+	}
+	idx := s.c.key("sess-of", subject)
+	hashes, err := s.c.rdb.ZRangeByScore(ctx, idx, &goredis.ZRangeBy{Min: "(" + strconv.FormatInt(nowMS(), 10), Max: "+inf"}).Result()
+	if err != nil {
+		return nil, s.c.fail("list sessions", err)
+	}
+	slices.Sort(hashes)
+	out := []*store.Session{}
+	for _, h := range hashes {
+		if h <= p.After {
+			continue
+		}
+		if len(out) == p.Size() {
+			break
+		}
+		sess, err := s.Get(ctx, h)
+		if errors.Is(err, store.ErrNotFound) || err == nil && sess.Subject != subject {
+			// Deleted (Delete does not touch the index) or reused.
+			s.c.rdb.ZRem(ctx, idx, h)
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		sess.Hash = h
+		out = append(out, sess)
+	}
+	return out, nil
 }
 
 func (s sessions) Get(ctx context.Context, hash string) (*store.Session, error) {

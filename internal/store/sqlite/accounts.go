@@ -16,8 +16,8 @@ type clients struct{ d *DB }
 func (s clients) Get(ctx context.Context, id string) (*store.Client, error) {
 	c := store.Client{ID: id}
 	var updated int64
-	err := s.d.readRow(ctx, `SELECT secret_hash, metadata, updated_at FROM clients WHERE id = ?`, id).
-		Scan(&c.SecretHash, &c.Metadata, &updated)
+	err := s.d.readRow(ctx, `SELECT secret_hash, registration_hash, metadata, updated_at FROM clients WHERE id = ?`, id).
+		Scan(&c.SecretHash, &c.RegistrationHash, &c.Metadata, &updated)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, store.ErrNotFound
 	}
@@ -29,9 +29,9 @@ func (s clients) Get(ctx context.Context, id string) (*store.Client, error) {
 }
 
 func (s clients) Put(ctx context.Context, c *store.Client) error {
-	_, err := s.d.exec(ctx, `INSERT INTO clients (id, secret_hash, metadata, updated_at) VALUES (?, ?, ?, ?)
-		ON CONFLICT (id) DO UPDATE SET secret_hash = excluded.secret_hash, metadata = excluded.metadata, updated_at = excluded.updated_at`,
-		c.ID, c.SecretHash, blob(c.Metadata), ms(c.UpdatedAt))
+	_, err := s.d.exec(ctx, `INSERT INTO clients (id, secret_hash, registration_hash, metadata, updated_at) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (id) DO UPDATE SET secret_hash = excluded.secret_hash, registration_hash = excluded.registration_hash, metadata = excluded.metadata, updated_at = excluded.updated_at`,
+		c.ID, c.SecretHash, c.RegistrationHash, blob(c.Metadata), ms(c.UpdatedAt))
 	return s.d.fail("put client", err)
 }
 
@@ -40,8 +40,8 @@ func (s clients) Delete(ctx context.Context, id string) error {
 	return s.d.fail("delete client", err)
 }
 
-func (s clients) List(ctx context.Context) ([]*store.Client, error) {
-	rows, err := s.d.query(ctx, `SELECT id, secret_hash, metadata, updated_at FROM clients ORDER BY id`)
+func (s clients) List(ctx context.Context, p store.Page) ([]*store.Client, error) {
+	rows, err := s.d.query(ctx, `SELECT id, secret_hash, registration_hash, metadata, updated_at FROM clients WHERE id > ? ORDER BY id LIMIT ?`, p.After, p.Size())
 	if err != nil {
 		return nil, s.d.fail("list clients", err)
 	}
@@ -50,7 +50,7 @@ func (s clients) List(ctx context.Context) ([]*store.Client, error) {
 	for rows.Next() {
 		var c store.Client
 		var updated int64
-		if err := rows.Scan(&c.ID, &c.SecretHash, &c.Metadata, &updated); err != nil {
+		if err := rows.Scan(&c.ID, &c.SecretHash, &c.RegistrationHash, &c.Metadata, &updated); err != nil {
 			return nil, s.d.fail("list clients", err)
 		}
 		c.UpdatedAt = fromMS(updated)
@@ -66,7 +66,7 @@ type users struct{ d *DB }
 
 const userColumns = `subject, username, password_hash, claims, disabled`
 
-func scanUser(r row) (*store.User, error) {
+func scanUser(r interface{ Scan(...any) error }) (*store.User, error) {
 	var u store.User
 	err := r.Scan(&u.Subject, &u.Username, &u.PasswordHash, &u.Claims, &u.Disabled)
 	return &u, err

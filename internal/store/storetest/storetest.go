@@ -42,18 +42,19 @@ func RunTests(t *testing.T, open func(t *testing.T) *store.Store, opts ...Option
 	}
 	groups := []group{
 		{"Store", storeCases(o.selected)},
-		{"Clients", clientCases},
-		{"Users", userCases},
+		{"Clients", slices.Concat(clientCases, clientPageCases)},
+		{"Users", slices.Concat(userCases, userListCases)},
 		{"Keys", keyCases},
 		{"Requests", requestCases},
 		{"Codes", codeCases},
-		{"Grants", grantCases},
+		{"Grants", slices.Concat(grantCases, grantRevokeAllCases)},
 		{"RefreshTokens", refreshCases},
 		{"Revocations", revocationCases},
-		{"Consents", consentCases},
-		{"Sessions", sessionCases},
+		{"Consents", slices.Concat(consentCases, consentListCases)},
+		{"Sessions", slices.Concat(sessionCases, sessionListCases)},
 		{"Replay", replayCases},
 		{"DeviceCodes", deviceCases},
+		{"Audit", auditCases},
 	}
 	for _, name := range o.only {
 		if name == "Store" || !slices.ContainsFunc(groups, func(g group) bool { return g.name == name }) {
@@ -217,7 +218,7 @@ func storeCases(selected func(string) bool) []testCase {
 				"Clients": s.Clients, "Users": s.Users, "Keys": s.Keys, "Requests": s.Requests,
 				"Codes": s.Codes, "Grants": s.Grants, "RefreshTokens": s.RefreshTokens,
 				"Revocations": s.Revocations, "Consents": s.Consents, "Sessions": s.Sessions, "Replay": s.Replay,
-				"DeviceCodes": s.DeviceCodes,
+				"DeviceCodes": s.DeviceCodes, "Audit": s.Audit,
 			} {
 				if v == nil && selected(name) {
 					t.Errorf("%s is nil", name)
@@ -278,7 +279,7 @@ func storeCases(selected func(string) bool) []testCase {
 var clientCases = []testCase{
 	{"round_trip", func(t *testing.T, s *store.Store) {
 		ctx := t.Context()
-		want := &store.Client{ID: "client-1", SecretHash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA", Metadata: []byte(`{"name":"One"}`), UpdatedAt: base()}
+		want := &store.Client{ID: "client-1", SecretHash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA", RegistrationHash: hash("rat"), Metadata: []byte(`{"name":"One"}`), UpdatedAt: base()}
 		wantErr(t, "Put", s.Clients.Put(ctx, want), nil)
 		got, err := s.Clients.Get(ctx, "client-1")
 		wantErr(t, "Get", err, nil)
@@ -326,12 +327,12 @@ var clientCases = []testCase{
 		}
 		// Byte order, as SQL's default collation sorts: upper case first.
 		want = []*store.Client{want[3], want[1], want[2], want[0]}
-		got, err := s.Clients.List(ctx)
+		got, err := s.Clients.List(ctx, store.Page{})
 		wantErr(t, "List", err, nil)
 		diff(t, "clients", want, got)
 	}},
 	{"list_empty", func(t *testing.T, s *store.Store) {
-		got, err := s.Clients.List(t.Context())
+		got, err := s.Clients.List(t.Context(), store.Page{})
 		wantErr(t, "List", err, nil)
 		if len(got) != 0 {
 			t.Fatalf("List of an empty store returned %d clients", len(got))
