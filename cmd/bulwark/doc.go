@@ -8,6 +8,8 @@
 //	bulwark config check [--config FILE]    validate a configuration and list every problem
 //	bulwark migrate [--config FILE]         apply pending schema migrations and exit
 //	bulwark keys rotate|list                add signing keys with a schedule; list them
+//	bulwark admin clients|users|consents|keys|sessions|audit ...
+//	                                        manage a running server over its admin API (--server, --token, --json)
 //	bulwark version                         print the module and Go versions
 //
 // The client commands share the profile flags (--profile, --issuer,

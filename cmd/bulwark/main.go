@@ -89,6 +89,7 @@ func newRootCommand(env config.Env, deps clientDeps) *cobra.Command {
 			"  config check  validate a configuration and list every problem\n" +
 			"  migrate       apply pending schema migrations and exit\n" +
 			"  keys          rotate and list signing keys\n" +
+			"  admin         manage clients, users, consents, keys, sessions and the audit log over the admin API\n" +
 			"  version       print the module and Go versions\n\n" +
 			"Client (profiles in the user config dir, tokens in a file or Redis cache):\n" +
 			"  login         log in (browser loopback flow, or --device) and cache the tokens\n" +
