@@ -290,6 +290,12 @@ func TestAdminClients(t *testing.T) {
 		t.Errorf("token of a deleted client: %v", got)
 	}
 	wantError(t, call(t, env, http.MethodGet, "/admin/clients/robot-1", bearerAdmin, nil, nil), 404, "not_found")
+	// Its ID cannot come back while its tokens live: a new robot-1 would
+	// make them active again (they belong to no grant).
+	wantError(t, call(t, env, http.MethodPost, "/admin/clients", bearerAdmin, body, nil), 409, "conflict")
+	if got := introspect(t, env, testenv.ResourceClient, tb.AccessToken); got["active"] != false {
+		t.Errorf("token of a deleted client after a refused re-creation: %v", got)
+	}
 
 	// The audit log has each action and no secret.
 	resp = call(t, env, http.MethodGet, "/admin/audit?limit=100", bearerAdmin, nil, nil)

@@ -44,9 +44,23 @@ type Service struct {
 	// SecretParams are the argon2id parameters for new client secrets and
 	// passwords; zero means secret.DefaultParams.
 	SecretParams secret.Params
+	// AccessTokenTTL is the longest life of an access token of this
+	// server. A deleted client's ID cannot be given to a new client for
+	// that long: client_credentials tokens belong to no grant, and die
+	// with their client only while no client of that ID exists. Zero
+	// means DefaultAccessTokenTTL.
+	AccessTokenTTL time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
+
+// DefaultAccessTokenTTL is the reuse block of a deleted client_id when
+// Service.AccessTokenTTL is zero: the server's default access-token life.
+const DefaultAccessTokenTTL = 5 * time.Minute
+
+// deletedClientKey is the Revocations entry that blocks a deleted
+// client_id from reuse until its last access token has expired.
+func deletedClientKey(id string) string { return "deleted-client:" + id }
 
 // Caller is who makes an admin request, as recorded in the audit log.
 type Caller struct {
@@ -141,9 +155,10 @@ func newSecret() string {
 // Errors of the admin API. They are oauth.Errors so httpx.WriteError
 // renders them like every other failure.
 var (
-	errNotFound = &oauth.Error{Code: "not_found", Description: "no such record", Status: 404}
-	errReadOnly = &oauth.Error{Code: "read_only", Description: "the client comes from the configuration file; change it there", Status: 409}
-	errExists   = &oauth.Error{Code: "conflict", Description: "a record with that key already exists", Status: 409}
+	errNotFound        = &oauth.Error{Code: "not_found", Description: "no such record", Status: 404}
+	errReadOnly        = &oauth.Error{Code: "read_only", Description: "the client comes from the configuration file; change it there", Status: 409}
+	errExists          = &oauth.Error{Code: "conflict", Description: "a record with that key already exists", Status: 409}
+	errRecentlyDeleted = &oauth.Error{Code: "conflict", Description: "a client with this client_id was deleted less than an access-token lifetime ago; its tokens would work again: choose another client_id or retry later", Status: 409}
 )
 
 // storeErr maps a store failure: a missing record is 404, anything else

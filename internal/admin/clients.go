@@ -74,6 +74,11 @@ func (s *Service) CreateClient(ctx context.Context, who Caller, c *clients.Clien
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return ClientView{}, storeErr(err)
 	}
+	if blocked, err := s.Store.Revocations.IsRevoked(ctx, deletedClientKey(c.ID)); err != nil {
+		return ClientView{}, storeErr(err)
+	} else if blocked {
+		return ClientView{}, errRecentlyDeleted
+	}
 	return s.save(ctx, c, &store.Client{}, true)
 }
 
@@ -166,6 +171,15 @@ func (s *Service) DeleteClient(ctx context.Context, who Caller, id string) (err 
 
 // deleteClient is the cascade behind DeleteClient and RFC 7592 DELETE.
 func (s *Service) deleteClient(ctx context.Context, id string) error {
+	ttl := s.AccessTokenTTL
+	if ttl <= 0 {
+		ttl = DefaultAccessTokenTTL
+	}
+	// First, so that a failure later leaves the ID blocked rather than
+	// reusable with live tokens.
+	if err := s.Store.Revocations.Revoke(ctx, deletedClientKey(id), s.now().Add(ttl)); err != nil {
+		return storeErr(err)
+	}
 	if err := s.Store.Grants.RevokeAll(ctx, id, ""); err != nil {
 		return storeErr(err)
 	}

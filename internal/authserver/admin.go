@@ -101,5 +101,6 @@ func newAdminService(s *Server, cfg Config, registry *clients.Registry, iss *url
 		TokenHashes: cfg.Admin.TokenHashes, Scope: cfg.Admin.Scope,
 		Tokens: adminTokens{s: s, origin: origin(iss)}, Keys: adminKeys{s},
 		Audit: s.audit, Registration: cfg.Admin.Registration, Now: cfg.Now,
+		AccessTokenTTL: cfg.AccessTokenTTL,
 	}
 }
