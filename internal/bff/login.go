@@ -89,6 +89,19 @@ func (b *BFF) callback(w http.ResponseWriter, r *http.Request) error {
 		}
 		return &oauth.Error{Code: oauth.ErrAccessDenied, Description: "the login response was rejected", Status: http.StatusBadRequest}
 	}
+	if b.md.UserinfoEndpoint != "" {
+		// Profile claims (email, name, groups) are often only here.
+		info, err := b.oc.UserInfo(ctx, tok, idt.Subject)
+		if err != nil {
+			b.metrics.Login("error")
+			return oauth.New(oauth.ErrTemporarilyUnavailable, "the provider's userinfo failed").WithCause(err)
+		}
+		merged := info
+		for k, v := range idt.Claims {
+			merged[k] = v // the signed ID token wins
+		}
+		idt.Claims = merged
+	}
 	if old, err := r.Cookie(b.cookieName); err == nil && old.Value != "" {
 		b.sessions.Delete(ctx, store.Hash(old.Value))
 		b.metrics.SessionEnded("rotated")
