@@ -52,6 +52,7 @@ type bffFixture struct {
 type upstreamCall struct {
 	Method, Path, Subject, Binding string
 	Cookie, CSRF                   string
+	GrantID                        string
 }
 
 type bffOptions struct {
@@ -104,6 +105,9 @@ func startBFF(t *testing.T, o bffOptions) *bffFixture {
 		f.mu.Lock()
 		f.calls = append(f.calls, upstreamCall{Method: r.Method, Path: r.URL.Path, Subject: tok.Subject, Binding: tok.Binding,
 			Cookie: r.Header.Get("Cookie"), CSRF: r.Header.Get("X-CSRF")})
+		if g, ok := tok.Claims["grant_id"].(string); ok {
+			f.calls[len(f.calls)-1].GrantID = g
+		}
 		f.mu.Unlock()
 		json.NewEncoder(w).Encode(map[string]string{"sub": tok.Subject, "path": r.URL.Path})
 	}))

@@ -170,7 +170,8 @@ func (b *BFF) get(ctx context.Context, hash string) (*session, error) {
 		b.sessions.Delete(ctx, hash)
 		return nil, errNoSession
 	}
-	if !b.cfg.now().Before(d.AbsoluteExpiry) {
+	// The store judges expiry by its own clock; the BFF's decides too.
+	if now := b.cfg.now(); !now.Before(d.AbsoluteExpiry) || !now.Before(rec.ExpiresAt) {
 		b.sessions.Delete(ctx, hash)
 		return nil, errNoSession
 	}
