@@ -19,14 +19,22 @@ import (
 var update = flag.Bool("update", false, "rewrite testdata/reference.md")
 
 // fieldDocs returns the doc comment of every struct field declared in
-// config.go, by "Type.Field".
+// config.go and the role files with their own section (bff.go), by
+// "Type.Field".
 func fieldDocs(t *testing.T) map[string]string {
 	t.Helper()
-	file, err := parser.ParseFile(token.NewFileSet(), "config.go", nil, parser.ParseComments)
-	if err != nil {
-		t.Fatal(err)
-	}
 	docs := map[string]string{}
+	for _, name := range []string{"config.go", "bff.go"} {
+		file, err := parser.ParseFile(token.NewFileSet(), name, nil, parser.ParseComments)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fieldDocsOf(file, docs)
+	}
+	return docs
+}
+
+func fieldDocsOf(file *ast.File, docs map[string]string) {
 	ast.Inspect(file, func(n ast.Node) bool {
 		ts, ok := n.(*ast.TypeSpec)
 		if !ok {
@@ -43,7 +51,6 @@ func fieldDocs(t *testing.T) map[string]string {
 		}
 		return false
 	})
-	return docs
 }
 
 // formatDefault renders a default value the way it is written in the file.

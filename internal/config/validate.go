@@ -47,6 +47,7 @@ func (f *File) Validate() error {
 	v.clients()
 	v.users()
 	v.gateway()
+	v.bff()
 	return v.problems.err()
 }
 
