@@ -91,7 +91,7 @@ func newRootCommand(env config.Env, deps clientDeps) *cobra.Command {
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageError{err: err, command: c.CommandPath()}
 	})
-	root.AddCommand(newServeCommand(env), newGatewayCommand(env), newConfigCommand(env), newMigrateCommand(env), newKeysCommand(env), newVersionCommand())
+	root.AddCommand(newServeCommand(env), newGatewayCommand(env), newBFFCommand(env), newConfigCommand(env), newMigrateCommand(env), newKeysCommand(env), newVersionCommand())
 	deps.env = env
 	root.AddCommand(newLoginCommand(deps), newTokenCommand(deps), newCurlCommand(deps), newLogoutCommand(deps))
 	return root

@@ -14,6 +14,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/bulwarkauth/bulwark/internal/bff"
+	"github.com/bulwarkauth/bulwark/internal/httpx"
 	"github.com/bulwarkauth/bulwark/internal/jose"
 )
 
@@ -179,6 +180,11 @@ func (f *File) BFFConfig() (bff.Config, error) {
 		}
 		cfg.LoginCookieName = "bulwark-login"
 	}
+	tr, err := httpx.CATransport(b.IssuerCAFile)
+	if err != nil {
+		return bff.Config{}, Problems{{Key: "bff.issuer_ca_file", Message: err.Error()}}
+	}
+	cfg.HTTPClient = &http.Client{Timeout: 30 * time.Second, Transport: tr}
 	if b.PrivateKeyFile != "" {
 		pem, err := os.ReadFile(b.PrivateKeyFile)
 		if err != nil {
