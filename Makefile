@@ -19,7 +19,7 @@ test: interop-deps vet unit fuzz
 
 # The pinned npm packages of the interop test (interop/package-lock.json).
 interop-deps:
-	@test -f interop/node_modules/undici/package.json || npm ci --prefix interop --no-audit --no-fund
+	@test -f interop/node_modules/undici/package.json -a -f interop/node_modules/oidc-provider/package.json || npm ci --prefix interop --no-audit --no-fund
 
 vet:
 	$(GO) vet ./...

@@ -2,7 +2,6 @@ package bench
 
 import (
 	"bytes"
-	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -13,61 +12,20 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bulwarkauth/bulwark/internal/dpop"
+	"github.com/bulwarkauth/bulwark/bench/floor"
 	"github.com/bulwarkauth/bulwark/internal/jose"
 )
 
-// floorStep returns the signature work one client_credentials +
-// private_key_jwt + DPoP token request cannot avoid: parse and verify the
-// client's ES256 assertion, verify its ES256 DPoP proof (parse, embedded
-// jwk, signature, jkt thumbprint) and sign the ES256 access token with
-// cnf.jkt. The proof goes through the server's dpop.Verifier with a
-// replay guard that keeps nothing (the replay store is the server's cost,
-// not the floor's) and a clock fixed at the proof's iat, so one proof
-// serves every iteration. bench/loadgen's floorCPU does the same work.
-func floorStep(b *testing.B) func() error {
-	clientKey, _ := jose.GenerateKey(jose.ES256)
-	serverKey, _ := jose.GenerateKey(jose.ES256)
-	proofKey, _ := jose.GenerateKey(jose.ES256)
-	signer := jose.NewSigner(serverKey)
-	keys := jose.NewKeySet(clientKey.Public())
-	now := time.Now()
-	assertion, err := jose.SignWithKey(clientKey, "", false, map[string]any{
-		"iss": "c", "sub": "c", "aud": "https://issuer.example", "iat": now.Unix(), "exp": now.Unix() + 60, "jti": "x",
-	})
+// floorStep is floor.Token(true): the signature work of one
+// client_credentials + private_key_jwt + DPoP token request, as
+// bench/loadgen measures it beside a load run.
+func floorStep(b *testing.B) floor.Step {
+	step, err := floor.Token(true)
 	if err != nil {
 		b.Fatal(err)
 	}
-	const tokenURL = "https://issuer.example/token"
-	proof, err := dpop.NewProof(proofKey, dpop.ProofParams{Method: "POST", URL: tokenURL, Now: now})
-	if err != nil {
-		b.Fatal(err)
-	}
-	verifier := &dpop.Verifier{Replay: noReplay{}, Now: func() time.Time { return now }}
-	claims := map[string]any{"iss": "https://issuer.example", "sub": "c", "client_id": "c", "exp": now.Unix() + 300, "iat": now.Unix(), "jti": "y", "scope": "api",
-		"cnf": map[string]string{"jkt": proofKey.Public().Thumbprint()}}
-	ctx := context.Background()
-	return func() error {
-		t, err := jose.Parse(assertion, nil)
-		if err != nil {
-			return err
-		}
-		var c jose.Claims
-		if _, err := t.VerifySet(keys, &c); err != nil {
-			return err
-		}
-		if _, err := verifier.Verify(ctx, dpop.Request{Proofs: []string{proof}, Method: "POST", URL: tokenURL}); err != nil {
-			return err
-		}
-		_, err = signer.Sign(jose.ES256, "at+jwt", claims)
-		return err
-	}
+	return step
 }
-
-// noReplay is a dpop.Replay that accepts every key and keeps none.
-type noReplay struct{}
-
-func (noReplay) Use(context.Context, string, time.Time) error { return nil }
 
 // BenchmarkCryptoFloorToken is the floor of one token request (see
 // floorStep) on one CPU. The token endpoint's throughput is judged
@@ -128,6 +86,23 @@ func processCPU() (time.Duration, bool) {
 		return 0, false
 	}
 	return time.Duration(utime+stime) * 10 * time.Millisecond, true
+}
+
+// BenchmarkCryptoFloorResource is the floor of one DPoP-bound API
+// request at a resource server or the gateway (floor.Resource): one ES256
+// JWT verify and one DPoP proof verify with ath. BenchmarkGatewayDPoP is
+// read against it.
+func BenchmarkCryptoFloorResource(b *testing.B) {
+	step, err := floor.Resource()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := step(); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
 
 // BenchmarkCryptoES256Verify and BenchmarkCryptoES256Sign split the floor:

@@ -25,8 +25,10 @@ import (
 	"github.com/bulwarkauth/bulwark/internal/mtls"
 	"github.com/bulwarkauth/bulwark/internal/store"
 	"github.com/bulwarkauth/bulwark/internal/store/memory"
+	"github.com/bulwarkauth/bulwark/internal/store/redis"
 	"github.com/bulwarkauth/bulwark/internal/telemetry"
 	"github.com/bulwarkauth/bulwark/internal/testenv"
+	"github.com/bulwarkauth/bulwark/internal/testenv/services"
 	"github.com/bulwarkauth/bulwark/internal/testenv/testca"
 )
 
@@ -660,4 +662,34 @@ gateway:
 	if d := time.Since(start); d > 3*time.Second {
 		t.Errorf("timeout took %v", d)
 	}
+}
+
+// TestGatewayReplayAcrossNodesRedis runs two gateway nodes, each with its
+// own Redis connection under one prefix (replay_store: storage with
+// cache.driver: redis): a proof used at one node is refused at the other.
+func TestGatewayReplayAcrossNodesRedis(t *testing.T) {
+	env := testenv.Start(t, testenv.Options{})
+	up := gwUpstream(t)
+	prefix := services.RedisPrefix(t)
+	node := func() *store.Store {
+		rc, err := redis.Open(context.Background(), services.RedisURL, redis.Options{Prefix: prefix})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { rc.Close() })
+		return rc.Store()
+	}
+	lnA, lnB := gwListen(t), gwListen(t)
+	yaml := gwBasicYAML(env, up.URL, gwPolicyFile(t), "")
+	a := gwStart(t, lnA, "http", yaml, node())
+	gwStartAt(t, lnB, a.URL, yaml, node())
+	at := gwDPoPToken(t, env, "accounts", a.URL)
+
+	u := a.URL + "/accounts/7"
+	h := http.Header{"Authorization": {"DPoP " + at}, "Dpop": {gwProof(t, env, http.MethodGet, u, at)}}
+	resp, body := gwDo(t, nil, http.MethodGet, u, h)
+	gwWantStatus(t, "node a", resp, body, http.StatusOK)
+	resp, body = gwDo(t, nil, http.MethodGet, "http://"+lnB.Addr().String()+"/accounts/7", h)
+	gwWantStatus(t, "replay at node b through Redis", resp, body, http.StatusUnauthorized)
+	wantChallenge(t, resp, "DPoP", "invalid_dpop_proof")
 }

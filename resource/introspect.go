@@ -280,7 +280,7 @@ func (in *introspector) verifySigned(ctx context.Context, contentType string, bo
 		IssuedAt *float64        `json:"iat"`
 		Result   json.RawMessage `json:"token_introspection"`
 	}
-	if err := in.keys.verifyJWT(ctx, t, &claims); err != nil {
+	if _, err := in.keys.verifyJWT(ctx, t, &claims); err != nil {
 		return nil, fmt.Errorf("resource: signed introspection response: %w", err)
 	}
 	aud, _ := audience(claims.Audience)

@@ -240,10 +240,11 @@ func (c *keyCache) maxAge() time.Duration {
 // the refresh bound. claims receives the verified payload. A nil error
 // means the signature is good; errNoKeys-wrapping errors mean the keys
 // could not be had.
-func (c *keyCache) verifyJWT(ctx context.Context, t *jose.JWT, claims any) error {
+// It returns the key set that verified t.
+func (c *keyCache) verifyJWT(ctx context.Context, t *jose.JWT, claims any) (*jose.KeySet, error) {
 	ks, err := c.current(ctx)
 	if err != nil {
-		return fmt.Errorf("%w: %w", errNoKeys, err)
+		return nil, fmt.Errorf("%w: %w", errNoKeys, err)
 	}
 	if len(ks.Candidates(t.Header.KeyID, t.Header.Algorithm)) == 0 {
 		if fresh, ok := c.refresh(ctx); ok {
@@ -251,7 +252,18 @@ func (c *keyCache) verifyJWT(ctx context.Context, t *jose.JWT, claims any) error
 		}
 	}
 	if _, err := t.VerifySet(ks, claims); err != nil {
-		return err
+		return nil, err
 	}
-	return nil
+	return ks, nil
+}
+
+// cachedKeys is the key set in use now, without fetching: nil before the
+// first fetch or once it is older than JWKSMaxAge, so a verified-token
+// entry is never used past the point where the keys would be fetched.
+func (c *keyCache) cachedKeys() *jose.KeySet {
+	s := c.snap.Load()
+	if s == nil || c.v.now().Sub(s.fetchedAt) >= c.maxAge() {
+		return nil
+	}
+	return s.keys
 }

@@ -2,6 +2,7 @@ package resource
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"math"
 	"net/http"
@@ -59,6 +60,11 @@ func (v *Verifier) verifyAccessJWT(ctx context.Context, st *state, a authorizati
 	invalid := func(cause error) *Error {
 		return v.refuse(http.StatusUnauthorized, CodeInvalidToken, "the access token is invalid", ReasonInvalidToken, a.scheme, cause)
 	}
+	sum := sha256.Sum256([]byte(a.token))
+	now := v.now()
+	if claims, ok := st.verified.get(sum, st.keys.cachedKeys(), now); ok {
+		return claims, nil
+	}
 	// jose.Parse accepts PS256, ES256 and EdDSA only: RFC 9068 §4 "The
 	// resource server MUST validate the signature of all incoming JWT
 	// access tokens", and none or HMAC can never validate.
@@ -73,12 +79,14 @@ func (v *Verifier) verifyAccessJWT(ctx context.Context, st *state, a authorizati
 		return nil, invalid(jose.ErrType)
 	}
 	var claims map[string]any
-	if err := st.keys.verifyJWT(ctx, t, &claims); err != nil {
+	ks, err := st.keys.verifyJWT(ctx, t, &claims)
+	if err != nil {
 		if errors.Is(err, errNoKeys) {
 			return nil, v.refuse(http.StatusServiceUnavailable, CodeTemporarilyUnavailable, "the issuer's keys are unavailable; retry later", ReasonUnavailable, "", err)
 		}
 		return nil, invalid(err)
 	}
+	st.verified.put(sum, ks, claims, now)
 	return claims, nil
 }
 

@@ -161,13 +161,14 @@ type Verifier struct {
 
 // state is what init derives from the configuration. It is immutable.
 type state struct {
-	err    error  // the configuration problem; every request fails with it
-	base   string // BaseURL without a trailing slash
-	algs   string // the algs challenge parameter
-	dpop   *dpop.Verifier
-	nonces *dpop.Nonces
-	keys   *keyCache
-	intro  *introspector
+	err      error  // the configuration problem; every request fails with it
+	base     string // BaseURL without a trailing slash
+	algs     string // the algs challenge parameter
+	dpop     *dpop.Verifier
+	nonces   *dpop.Nonces
+	keys     *keyCache
+	verified verifiedTokens
+	intro    *introspector
 }
 
 func (v *Verifier) state() *state {

@@ -39,11 +39,12 @@ type options struct {
 	floor                  time.Duration
 	dpop, show             bool
 	round                  time.Duration
+	url, htu, resource     string
 }
 
 func main() {
 	var o options
-	flag.StringVar(&o.mode, "mode", "token", "token: client_credentials requests; flow: PAR → authorize → token for a signed-in user")
+	flag.StringVar(&o.mode, "mode", "token", "token: client_credentials requests; flow: PAR → authorize → token for a signed-in user; resource: GET -url with one DPoP-bound token and a fresh proof per request")
 	flag.StringVar(&o.issuer, "issuer", "http://127.0.0.1:8080", "issuer URL; endpoints are issuer + path")
 	flag.StringVar(&o.tokenPath, "token-path", "/token", "token endpoint path")
 	flag.StringVar(&o.aud, "aud", "", "assertion audience (default: the issuer)")
@@ -61,6 +62,9 @@ func main() {
 	flag.BoolVar(&o.dpop, "dpop", true, "send a fresh DPoP proof (ES256) with every token request and require token_type DPoP")
 	flag.BoolVar(&o.show, "show", false, "print the first token response and its access token's JOSE header and claims to stderr")
 	flag.DurationVar(&o.round, "round", 20*time.Second, "longest a round of pre-signed requests should take at the warm-up rate; proofs must reach the server within 60 s of signing")
+	flag.StringVar(&o.url, "url", "", "resource: the URL requests are sent to")
+	flag.StringVar(&o.htu, "htu", "", "resource: the URL the proofs are made for (default -url); give the gateway's URL when -url is the upstream itself, so both runs send the same bytes")
+	flag.StringVar(&o.resource, "resource", "", "resource: the RFC 8707 resource (audience) to ask the token for")
 	initDir := flag.String("init", "", "write a new ES256 client key pair (key.jwk, jwks.json) into this directory and exit")
 	flag.Parse()
 	var err error
@@ -127,6 +131,8 @@ func run(o options) error {
 		w = tokenWorkload(o, key, dpopKey, total)
 	case "flow":
 		w, err = flowWorkload(hc, o, key, dpopKey, total)
+	case "resource":
+		w, err = resourceWorkload(hc, o, key, dpopKey, total)
 	default:
 		err = fmt.Errorf("unknown -mode %q", o.mode)
 	}
@@ -178,7 +184,7 @@ func run(o options) error {
 		perRequest := serverCPU / time.Duration(max(sum.Requests, 1))
 		report["server_cpu_us_per_request"] = perRequest.Microseconds()
 		if o.floor > 0 {
-			floor, err := floorCPU(o.floor, o.dpop)
+			floor, err := floorCPU(o.floor, o.mode, o.dpop)
 			if err != nil {
 				return err
 			}
@@ -230,6 +236,78 @@ func tokenWorkload(o options, key, dpopKey *jose.PrivateKey, count int) workload
 			return err
 		},
 	}
+}
+
+// resourceWorkload gets one DPoP-bound token by client credentials, then
+// sends GET o.url with it and a fresh proof (htm, htu, ath) per request,
+// as a DPoP client calls an API. Against the upstream itself (-htu set to
+// the gateway's URL) the requests are byte for byte those the gateway
+// gets, so the two runs differ only by the gateway.
+func resourceWorkload(hc *http.Client, o options, key, dpopKey *jose.PrivateKey, count int) (workload, error) {
+	if o.url == "" || dpopKey == nil {
+		return workload{}, errors.New("resource mode needs -url and DPoP")
+	}
+	htu := o.htu
+	if htu == "" {
+		htu = o.url
+	}
+	form, err := assertionForm(key, o.client, o.aud)
+	if err != nil {
+		return workload{}, err
+	}
+	form.Set("grant_type", "client_credentials")
+	if o.scope != "" {
+		form.Set("scope", o.scope)
+	}
+	if o.resource != "" {
+		form.Set("resource", o.resource)
+	}
+	tokenURL := o.issuer + o.tokenPath
+	proof, err := dpop.NewProof(dpopKey, dpop.ProofParams{Method: http.MethodPost, URL: tokenURL})
+	if err != nil {
+		return workload{}, err
+	}
+	body, err := post(hc, tokenURL, []byte(form.Encode()), proof, http.StatusOK)
+	if err != nil {
+		return workload{}, err
+	}
+	if err := checkDPoPBound(body); err != nil {
+		return workload{}, err
+	}
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	if err := json.Unmarshal(body, &tok); err != nil || tok.AccessToken == "" {
+		return workload{}, fmt.Errorf("token response without access_token: %.200s", body)
+	}
+	authorization := "DPoP " + tok.AccessToken
+	proofs := make([]string, count)
+	return workload{
+		prepare: func(from, to int) error {
+			return parallel(from, to, func(i int) (err error) {
+				proofs[i], err = dpop.NewProof(dpopKey, dpop.ProofParams{Method: http.MethodGet, URL: htu, AccessToken: tok.AccessToken})
+				return err
+			})
+		},
+		do: func(hc *http.Client, i int) error {
+			req, err := http.NewRequestWithContext(context.Background(), http.MethodGet, o.url, nil)
+			if err != nil {
+				return err
+			}
+			req.Header.Set("Authorization", authorization)
+			req.Header.Set(dpop.HeaderName, proofs[i])
+			resp, err := hc.Do(req)
+			if err != nil {
+				return err
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				return fmt.Errorf("GET %s: status %d: %.200s %s", o.url, resp.StatusCode, b, resp.Header.Get("WWW-Authenticate"))
+			}
+			return nil
+		},
+	}, nil
 }
 
 // checkDPoPBound checks that a token response is for a DPoP-bound token

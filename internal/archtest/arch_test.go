@@ -56,7 +56,7 @@ var level = map[string]int{
 	"client": 2, "resource": 3,
 	"internal/authserver": 4, "internal/gateway": 4, "internal/bff": 4,
 	"internal/config": 5, "internal/store/sqlite": 5, "internal/store/postgres": 5, "internal/store/redis": 5, "internal/store/memory": 5,
-	"cmd/bulwark": 6, "bench/loadgen": 6,
+	"cmd/bulwark": 6, "bench/loadgen": 6, "bench/upstream": 6, "bench/floor": 2,
 }
 
 // badDeps maps a third-party import prefix to the only packages allowed to

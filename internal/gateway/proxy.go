@@ -73,17 +73,21 @@ func (g *Gateway) newRoute(ctx context.Context, rc Route, v *resource.Verifier, 
 
 // rewrite builds the upstream request. ReverseProxy has already removed
 // the hop-by-hop headers (RFC 9110 §7.6.1, including
-// Proxy-Authorization) and, because Rewrite is used, every inbound
-// Forwarded and X-Forwarded-* header.
+// Proxy-Authorization) and, because Rewrite is used, the inbound
+// Forwarded, X-Forwarded-For, X-Forwarded-Host and X-Forwarded-Proto
+// headers; the other X-Forwarded-* (Port, Prefix, Server, …), which
+// upstream frameworks also use to build URLs, are removed here.
 func (g *Gateway) rewrite(rt *route, up *url.URL, pr *httputil.ProxyRequest) {
 	out := pr.Out
 	if rt.cfg.StripPrefix {
 		prefix := strings.TrimSuffix(rt.prefix, "/")
 		out.URL.Path = strings.TrimPrefix(out.URL.Path, prefix)
-		if raw, ok := strings.CutPrefix(out.URL.RawPath, prefix); ok {
+		if raw, ok := strings.CutPrefix(out.URL.RawPath, prefix); ok && strings.HasPrefix(raw, "/") {
 			out.URL.RawPath = raw
 		} else {
-			// Let EscapedPath encode Path afresh.
+			// Let EscapedPath encode Path afresh: the prefix was spelled
+			// escaped, or ended in an escaped '/' ("/api%2Fx"), whose
+			// remainder the upstream would join as an empty segment.
 			out.URL.RawPath = ""
 		}
 	}
@@ -91,9 +95,11 @@ func (g *Gateway) rewrite(rt *route, up *url.URL, pr *httputil.ProxyRequest) {
 
 	h := out.Header
 	// Identity headers are set by the gateway only: every inbound copy
-	// goes, whichever route forwards which name.
+	// goes, whichever route forwards which name. So do the remaining
+	// X-Forwarded-* headers: the upstream hears those from the gateway
+	// alone (below).
 	for name := range h {
-		if strings.HasPrefix(name, identityPrefix) {
+		if strings.HasPrefix(name, identityPrefix) || strings.HasPrefix(name, "X-Forwarded-") {
 			delete(h, name)
 		}
 	}

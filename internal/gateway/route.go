@@ -64,22 +64,31 @@ func exchangeFrom(ctx context.Context) *exchange {
 }
 
 // match finds the route for r: the longest prefix that covers the path,
-// then the first of those routes that takes the method. ok is false with
-// the status to answer when there is none.
+// then the first of the routes with that prefix that takes the method.
+// rt is nil with the status to answer when there is none: 405 when the
+// longest prefix's routes refuse the method, even if a shorter prefix
+// would take it.
 func (g *Gateway) match(r *http.Request) (rt *route, status int) {
 	p := r.URL.Path
 	if !cleanPath(p) {
 		return nil, http.StatusBadRequest
 	}
 	status = http.StatusNotFound
+	longest := ""
 	for _, c := range g.routes {
 		if !covers(c.prefix, p) {
 			continue
 		}
+		if status == http.StatusMethodNotAllowed && c.prefix != longest {
+			// Routes are sorted longest first: a shorter prefix must not
+			// take a method the longer one refuses, or its (weaker)
+			// rules would cover paths the operator gave another route.
+			break
+		}
 		if c.takes(r.Method) {
 			return c, 0
 		}
-		status = http.StatusMethodNotAllowed
+		longest, status = c.prefix, http.StatusMethodNotAllowed
 	}
 	return nil, status
 }
