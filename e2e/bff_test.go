@@ -133,7 +133,7 @@ func startBFF(t *testing.T, o bffOptions) *bffFixture {
 	}
 	f.bff = b
 	srv := &httptest.Server{Listener: ln, Config: &http.Server{Handler: b.Handler()}}
-	leaf := f.env.CA.Issue(testca.Options{Server: true, IPs: []net.IP{net.IPv4(127, 0, 0, 1)}})
+	leaf := f.env.CA.Issue(testca.Options{Server: true, IPs: []net.IP{net.IPv4(127, 0, 0, 1)}, DNS: []string{"localhost"}})
 	srv.TLS = httpx.TLSConfig()
 	srv.TLS.Certificates = []tls.Certificate{leaf.TLS()}
 	srv.StartTLS()
