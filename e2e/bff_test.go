@@ -370,15 +370,21 @@ func TestBFFConcurrentRefresh(t *testing.T) {
 // refreshCount reads bulwark_bff_token_refreshes_total{outcome="ok"}.
 func refreshCount(t *testing.T, f *bffFixture) int {
 	t.Helper()
-	mfs, err := f.bff.Metrics().Registry.Gather()
+	return bffCounter(t, f.bff, "bulwark_bff_token_refreshes_total", "outcome", "ok")
+}
+
+// bffCounter reads the counter name{label=value} of b's metrics.
+func bffCounter(t *testing.T, b *bff.BFF, name, label, value string) int {
+	t.Helper()
+	mfs, err := b.Metrics().Registry.Gather()
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, mf := range mfs {
-		if mf.GetName() == "bulwark_bff_token_refreshes_total" {
+		if mf.GetName() == name {
 			for _, m := range mf.GetMetric() {
 				for _, l := range m.GetLabel() {
-					if l.GetName() == "outcome" && l.GetValue() == "ok" {
+					if l.GetName() == label && l.GetValue() == value {
 						return int(m.GetCounter().GetValue())
 					}
 				}

@@ -288,7 +288,15 @@ func (b *BFF) redeem(ctx context.Context, s *session) (*session, error) {
 		// OIDC Core §12.2: a refreshed ID token has the same iss and sub
 		// and, when the original had none, no nonce to compare.
 		if idt, err := b.oc.VerifyIDToken(ctx, raw, ""); err == nil && idt.Subject == s.rec.Subject {
-			d.IDToken, d.Claims = raw, idt.Claims
+			// Keep the userinfo claims of the login; the new token's win.
+			claims := make(map[string]any, len(d.Claims)+len(idt.Claims))
+			for k, v := range d.Claims {
+				claims[k] = v
+			}
+			for k, v := range idt.Claims {
+				claims[k] = v
+			}
+			d.IDToken, d.Claims = raw, claims
 		}
 	}
 	d.RefreshedAt, d.LeaseUntil = now, time.Time{}
