@@ -49,10 +49,18 @@ func TestBFFCallbackRejected(t *testing.T) {
 		return u.String()
 	}
 	cases := map[string]func(t *testing.T, browser *http.Client, cb string) string{
-		"fail/wrong iss":     func(_ *testing.T, _ *http.Client, cb string) string { return tamper(cb, func(q url.Values) { q.Set("iss", "https://evil.example") }) },
-		"fail/missing iss":   func(_ *testing.T, _ *http.Client, cb string) string { return tamper(cb, func(q url.Values) { q.Del("iss") }) },
-		"fail/wrong state":   func(_ *testing.T, _ *http.Client, cb string) string { return tamper(cb, func(q url.Values) { q.Set("state", "forged") }) },
-		"fail/missing state": func(_ *testing.T, _ *http.Client, cb string) string { return tamper(cb, func(q url.Values) { q.Del("state") }) },
+		"fail/wrong iss": func(_ *testing.T, _ *http.Client, cb string) string {
+			return tamper(cb, func(q url.Values) { q.Set("iss", "https://evil.example") })
+		},
+		"fail/missing iss": func(_ *testing.T, _ *http.Client, cb string) string {
+			return tamper(cb, func(q url.Values) { q.Del("iss") })
+		},
+		"fail/wrong state": func(_ *testing.T, _ *http.Client, cb string) string {
+			return tamper(cb, func(q url.Values) { q.Set("state", "forged") })
+		},
+		"fail/missing state": func(_ *testing.T, _ *http.Client, cb string) string {
+			return tamper(cb, func(q url.Values) { q.Del("state") })
+		},
 		"fail/other browser": func(t *testing.T, browser *http.Client, cb string) string {
 			// The callback in a browser that did not start the login
 			// (login CSRF, CL-AC-4): its cookie names no pending login.

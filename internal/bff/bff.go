@@ -208,23 +208,7 @@ func (b *BFF) mux() (http.Handler, http.Handler) {
 		m.Handle(PathReady, admin)
 		m.Handle(PathMetrics, admin)
 	}
-	return httpx.RequestIDs(securityHeaders(m)), admin
-}
-
-// securityHeaders are those of every BFF response. Unlike
-// httpx.SecurityHeaders it sets no Content-Security-Policy: the app it
-// serves brings its own.
-func securityHeaders(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h := w.Header()
-		h.Set("X-Frame-Options", "DENY")
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("Referrer-Policy", "no-referrer")
-		if r.TLS != nil {
-			h.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains; preload")
-		}
-		next.ServeHTTP(w, r)
-	})
+	return httpx.RequestIDs(httpx.AppSecurityHeaders(m)), admin
 }
 
 // outcomeWriter remembers the status for metrics.
