@@ -60,6 +60,11 @@ type bffOptions struct {
 	config    func(*bff.Config)
 	atTTL     time.Duration
 	noRefresh bool
+	// rsNonce makes the upstream require its own DPoP nonces.
+	rsNonce bool
+	// bearer registers a standard-profile client and runs the BFF with
+	// DPoP off: the AS issues Bearer tokens.
+	bearer bool
 }
 
 func memoryStores(*testing.T) bff.Stores {
@@ -85,19 +90,26 @@ func startBFF(t *testing.T, o bffOptions) *bffFixture {
 	if o.noRefresh {
 		grants = grants[:1]
 	}
+	profile := clients.ProfileFAPI2
+	if o.bearer {
+		profile = clients.ProfileStandard
+	}
 	f.env = testenv.Start(t, testenv.Options{TLS: true, Config: func(c *authserver.Config) {
 		c.Now = f.clock.Now
 		if o.atTTL > 0 {
 			c.AccessTokenTTL = o.atTTL
 		}
 		c.Clients = append(c.Clients, authserver.StaticClient{Client: clients.Client{
-			ID: bffClient, Name: "Test BFF", ProfileName: clients.ProfileFAPI2, AuthMethod: oauth.AuthPrivateKeyJWT,
+			ID: bffClient, Name: "Test BFF", ProfileName: profile, AuthMethod: oauth.AuthPrivateKeyJWT,
 			JWKS: jwks, RedirectURIs: []string{f.url + bff.PathCallback}, GrantTypes: grants,
 			Scopes: oauth.NewScopes("openid", "profile", "email", "accounts"),
 		}})
 	}})
 	verifier := &resource.Verifier{Issuer: f.env.Issuer, Audiences: []string{f.env.Issuer}, BaseURL: "", Replay: resource.NewMemoryReplayCache(),
-		HTTPClient: &http.Client{Transport: f.env.Transport(nil)}, Now: f.clock.Now}
+		HTTPClient: &http.Client{Transport: f.env.Transport(nil)}, Now: f.clock.Now, AllowBearer: o.bearer}
+	if o.rsNonce {
+		verifier.DPoPNonce, verifier.NonceSecret = resource.NonceRequired, []byte(strings.Repeat("n", resource.MinNonceSecret))
+	}
 	f.upstream = httptest.NewUnstartedServer(nil)
 	verifier.BaseURL = "http://" + f.upstream.Listener.Addr().String()
 	f.upstream.Config.Handler = verifier.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -123,6 +135,9 @@ func startBFF(t *testing.T, o bffOptions) *bffFixture {
 		RequirePAR: true, DPoP: bff.DPoPRequired, HTTPClient: &http.Client{Transport: f.env.Transport(nil), Timeout: 10 * time.Second},
 		Routes: []bff.Route{{PathPrefix: "/api/", Upstream: verifier.BaseURL}},
 		Now:    f.clock.Now,
+	}
+	if o.bearer {
+		cfg.DPoP = bff.DPoPOff
 	}
 	if o.config != nil {
 		o.config(&cfg)
@@ -397,4 +412,34 @@ func bffCounter(t *testing.T, b *bff.BFF, name, label, value string) int {
 func redisStores(t *testing.T) bff.Stores {
 	c := services.OpenRedis(t)
 	return bff.Stores{Sessions: c.WebSessions(), Logins: c.PendingLogins(), Replay: c.Store().Replay, Ping: c.Ping}
+}
+
+// TestBFFSenderConstraints covers the upstream's DPoP nonces (the client
+// Transport retries once with the nonce, then remembers it) and a
+// provider that issues Bearer tokens (DPoP off).
+func TestBFFSenderConstraints(t *testing.T) {
+	t.Run("ok/resource server nonce", func(t *testing.T) {
+		f := startBFF(t, bffOptions{rsNonce: true})
+		browser := f.browser()
+		f.signIn(t, browser, "/")
+		for i := range 3 {
+			if resp := f.apiRequest(t, browser, http.MethodPost, "/api/x", nil); resp.StatusCode != http.StatusOK {
+				t.Fatalf("call %d: %d", i, resp.StatusCode)
+			}
+		}
+		if c := f.lastCall(t); c.Binding != resource.BindingDPoP {
+			t.Errorf("upstream saw %+v", c)
+		}
+	})
+	t.Run("ok/bearer", func(t *testing.T) {
+		f := startBFF(t, bffOptions{bearer: true})
+		browser := f.browser()
+		f.signIn(t, browser, "/")
+		if resp := f.apiRequest(t, browser, http.MethodGet, "/api/x", nil); resp.StatusCode != http.StatusOK {
+			t.Fatalf("API: %d", resp.StatusCode)
+		}
+		if c := f.lastCall(t); c.Binding != resource.BindingBearer {
+			t.Errorf("upstream saw %+v, want a Bearer token", c)
+		}
+	})
 }

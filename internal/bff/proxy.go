@@ -1,9 +1,11 @@
 package bff
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
@@ -42,7 +44,38 @@ func (t *tokenTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	if tok == nil {
 		return nil, errors.New("bff: proxied request without a session token")
 	}
+	if err := rewindable(r); err != nil {
+		return nil, err
+	}
 	return t.b.oc.TokenTransport(tok, t.base).RoundTrip(r)
+}
+
+// maxRetryBody is the largest request body kept in memory so that a
+// use_dpop_nonce answer can be retried with it (RFC 9449 §9). Larger
+// bodies stream through, and such a 401 reaches the browser.
+const maxRetryBody = 64 << 10
+
+// rewindable gives a small request body a GetBody, which the client
+// Transport needs to resend it.
+func rewindable(r *http.Request) error {
+	if r.Body == nil || r.Body == http.NoBody || r.GetBody != nil || r.ContentLength > maxRetryBody {
+		return nil
+	}
+	b, err := io.ReadAll(io.LimitReader(r.Body, maxRetryBody+1))
+	if err != nil {
+		return fmt.Errorf("bff: read request body: %w", err)
+	}
+	if len(b) > maxRetryBody {
+		r.Body = struct {
+			io.Reader
+			io.Closer
+		}{io.MultiReader(bytes.NewReader(b), r.Body), r.Body}
+		return nil
+	}
+	r.Body.Close()
+	r.Body = io.NopCloser(bytes.NewReader(b))
+	r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }
+	return nil
 }
 
 // strippedHeaders never reach an upstream from the browser: its cookies
