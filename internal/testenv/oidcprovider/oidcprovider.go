@@ -115,7 +115,7 @@ func Start(t testing.TB, o Options) *Provider {
 	// certificate from p.CA.
 	caFile := filepath.Join(tmp, "ca.pem")
 	mustWrite(t, caFile, ca.PEM())
-	cmd.Env = append(os.Environ(), "NODE_EXTRA_CA_CERTS="+caFile)
+	cmd.Env = append(cmd.Environ(), "NODE_EXTRA_CA_CERTS="+caFile)
 	stderr := &syncBuffer{}
 	cmd.Stderr = stderr
 	stdout, err := cmd.StdoutPipe()
