@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -43,6 +44,7 @@ type bffFixture struct {
 	clock    *testclock.Clock
 	key      *jose.PrivateKey
 	stores   bff.Stores
+	cfg      bff.Config
 	upstream *httptest.Server
 	// calls records what the upstream saw, guarded by mu.
 	mu    sync.Mutex
@@ -142,18 +144,25 @@ func startBFF(t *testing.T, o bffOptions) *bffFixture {
 	if o.config != nil {
 		o.config(&cfg)
 	}
+	f.cfg = cfg
 	b, err := bff.New(t.Context(), cfg, f.stores, telemetry.NewLogger(io.Discard, slog.LevelDebug))
 	if err != nil {
 		t.Fatal(err)
 	}
 	f.bff = b
+	f.serve(t, ln, b)
+	return f
+}
+
+// serve runs b over TLS on ln with a test-CA certificate for 127.0.0.1.
+func (f *bffFixture) serve(t *testing.T, ln net.Listener, b *bff.BFF) {
+	t.Helper()
 	srv := &httptest.Server{Listener: ln, Config: &http.Server{Handler: b.Handler()}}
 	leaf := f.env.CA.Issue(testca.Options{Server: true, IPs: []net.IP{net.IPv4(127, 0, 0, 1)}, DNS: []string{"localhost"}})
 	srv.TLS = httpx.TLSConfig()
 	srv.TLS.Certificates = []tls.Certificate{leaf.TLS()}
 	srv.StartTLS()
 	t.Cleanup(srv.Close)
-	return f
 }
 
 // browser returns a cookie-keeping client that trusts the test CA and
@@ -442,4 +451,62 @@ func TestBFFSenderConstraints(t *testing.T) {
 			t.Errorf("upstream saw %+v, want a Bearer token", c)
 		}
 	})
+}
+
+// TestBFFTwoNodesRefreshOnce runs two BFF nodes on one Redis (same
+// session secret and DPoP key, as behind a balancer) and sends concurrent
+// calls of one session to both after the access token expired: the
+// compare-and-set lease lets exactly one node refresh.
+func TestBFFTwoNodesRefreshOnce(t *testing.T) {
+	keyFile := filepath.Join(t.TempDir(), "dpop.jwk")
+	f := startBFF(t, bffOptions{atTTL: time.Minute, stores: redisStores, config: func(c *bff.Config) {
+		c.SessionSecret = []byte(strings.Repeat("k", 32))
+		c.DPoPKeyFile = keyFile
+	}})
+	node2, err := bff.New(t.Context(), f.cfg, f.stores, telemetry.NewLogger(io.Discard, slog.LevelDebug))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.serve(t, ln, node2)
+	url2 := "https://" + ln.Addr().String()
+
+	browser := f.browser()
+	f.signIn(t, browser, "/")
+	sc := sessionCookie(browser, f.url)
+	before, err := f.stores.Sessions.Get(t.Context(), store.Hash(sc.Value))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.clock.Advance(2 * time.Minute)
+	var wg sync.WaitGroup
+	for i := range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			node := f.url
+			if i%2 == 1 {
+				node = url2
+			}
+			// Cookies are per host, not port: the jar sends the session
+			// cookie to both nodes.
+			resp := get(t, browser, node+"/api/x")
+			if resp.StatusCode != http.StatusOK {
+				t.Errorf("call to %s: %d", node, resp.StatusCode)
+			}
+			resp.Body.Close()
+		}()
+	}
+	wg.Wait()
+	after, err := f.stores.Sessions.Get(t.Context(), store.Hash(sc.Value))
+	if err != nil {
+		t.Fatal(err)
+	}
+	total := refreshCount(t, f) + bffCounter(t, node2, "bulwark_bff_token_refreshes_total", "outcome", "ok")
+	if total != 1 || after.Version-before.Version != 2 {
+		t.Errorf("%d refreshes over two nodes, version %d → %d: want exactly one refresh", total, before.Version, after.Version)
+	}
 }
