@@ -309,3 +309,52 @@ func asSigningKey(t *testing.T, f *bffFixture) *jose.PrivateKey {
 
 var _ = json.Marshal
 var _ = strings.Contains
+
+// TestBFFFetchMetadata refuses cross-site starts that are not navigations
+// (CL-12) and cross-site sign-outs.
+func TestBFFFetchMetadata(t *testing.T) {
+	f := startBFF(t, bffOptions{})
+	browser := f.browser()
+	f.signIn(t, browser, "/")
+	send := func(path string, h map[string]string) int {
+		req, _ := http.NewRequest(http.MethodGet, f.url+path, nil)
+		for k, v := range h {
+			req.Header.Set(k, v)
+		}
+		resp, err := browser.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if got := send(bff.PathStart, map[string]string{"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "no-cors"}); got != http.StatusForbidden {
+		t.Errorf("cross-site <img> start: %d", got)
+	}
+	if got := send(bff.PathStart, map[string]string{"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "navigate"}); got != http.StatusFound {
+		t.Errorf("cross-site link to start: %d", got)
+	}
+	if got := send(bff.PathSignOut, map[string]string{"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "navigate"}); got != http.StatusForbidden {
+		t.Errorf("cross-site sign-out: %d", got)
+	}
+	if resp := f.apiRequest(t, browser, http.MethodGet, "/api/x", nil); resp.StatusCode != http.StatusOK {
+		t.Errorf("the session did not survive the refused sign-out: %d", resp.StatusCode)
+	}
+}
+
+// TestBFFSessionRotation signs in twice in one browser: the session ID
+// changes and the old one is gone (no fixation).
+func TestBFFSessionRotation(t *testing.T) {
+	f := startBFF(t, bffOptions{})
+	browser := f.browser()
+	f.signIn(t, browser, "/")
+	first := sessionCookie(browser, f.url).Value
+	f.signIn(t, browser, "/")
+	second := sessionCookie(browser, f.url).Value
+	if first == second {
+		t.Fatal("the session ID was not rotated at login")
+	}
+	if _, err := f.stores.Sessions.Get(t.Context(), store.Hash(first)); err == nil {
+		t.Error("the old session survived the new login")
+	}
+}

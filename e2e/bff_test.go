@@ -194,7 +194,12 @@ func (f *bffFixture) authorize(t *testing.T, browser *http.Client, rd string) st
 	if u, _ := url.Parse(authz); len(u.Query()) != 2 || u.Query().Get("request_uri") == "" {
 		t.Errorf("authorization URL %q: want only client_id and request_uri (FAPI 2.0 SP §5.3.3.2-6)", authz)
 	}
-	page := login(t, f.env, browser, authz, testenv.UserName, testenv.UserPassword)
+	var page *http.Response
+	if first := get(t, browser, authz); first.StatusCode == http.StatusSeeOther {
+		page = first // the AS session and consent are remembered
+	} else {
+		page = login(t, f.env, browser, authz, testenv.UserName, testenv.UserPassword)
+	}
 	if page.StatusCode != http.StatusSeeOther {
 		page = consent(t, f.env, browser, page, "approve")
 	}

@@ -25,6 +25,12 @@ type pendingLogin struct {
 // the handle in a short-lived __Host- cookie, and redirects to the
 // provider.
 func (b *BFF) start(w http.ResponseWriter, r *http.Request) error {
+	// FAPI 2.0 SP §5.3.3.1-12 (CL-12): start a login only on the user's
+	// behalf. A top-level navigation (a link, a redirect) is that; a
+	// cross-site subresource or script request is not.
+	if r.Header.Get("Sec-Fetch-Site") == "cross-site" && r.Header.Get("Sec-Fetch-Mode") != "navigate" {
+		return &oauth.Error{Code: oauth.ErrAccessDenied, Description: "a login starts only from a navigation", Status: http.StatusForbidden}
+	}
 	rd, ok := localPath(r.URL.Query().Get("rd"))
 	if !ok {
 		// CL-4: never an open redirector.
@@ -126,6 +132,11 @@ func (b *BFF) signOut(w http.ResponseWriter, r *http.Request) error {
 	if r.Method != http.MethodGet && r.Method != http.MethodPost {
 		w.Header().Set("Allow", "GET, POST")
 		return &oauth.Error{Code: oauth.ErrInvalidRequest, Description: "method not allowed", Status: http.StatusMethodNotAllowed}
+	}
+	// Another site must not sign the user out (logout CSRF): browsers say
+	// where a request comes from in Sec-Fetch-Site.
+	if r.Header.Get("Sec-Fetch-Site") == "cross-site" {
+		return &oauth.Error{Code: oauth.ErrAccessDenied, Description: "sign-out from another site", Status: http.StatusForbidden}
 	}
 	rd, ok := localPath(r.URL.Query().Get("rd"))
 	if !ok {
