@@ -175,8 +175,8 @@ func (f *File) BFFConfig() (bff.Config, error) {
 		// Plain http on loopback: browsers drop Secure cookies there
 		// except on localhost, so the dev setup drops the prefix.
 		cfg.InsecureCookies = true
-		if cfg.CookieName == "" {
-			cfg.CookieName = "bulwark-session"
+		if strings.HasPrefix(cfg.CookieName, "__Host-") {
+			cfg.CookieName = strings.TrimPrefix(cfg.CookieName, "__Host-")
 		}
 		cfg.LoginCookieName = "bulwark-login"
 	}
@@ -272,7 +272,10 @@ func (v *validator) bff() {
 	if n := b.Cookie.Name; n != "" && !isToken(n) {
 		v.add(p+"cookie.name", "must be a cookie name (an RFC 9110 token)")
 	}
-	if strings.HasPrefix(b.Cookie.Name, "__Host-") && base != nil && base.Scheme != "https" {
+	// With plain http (loopback development) the default __Host- name is
+	// swapped for an unprefixed one; a __Host- name set on purpose is
+	// refused, since browsers would drop it.
+	if _, set := v.f.origin[p+"cookie.name"]; set && strings.HasPrefix(b.Cookie.Name, "__Host-") && base != nil && base.Scheme != "https" {
 		v.add(p+"cookie.name", "a __Host- cookie needs an https bff.base_url")
 	}
 	if s := b.Cookie.SameSite; s != "lax" && s != "strict" {

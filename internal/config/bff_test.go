@@ -42,7 +42,11 @@ func TestBFFValidate(t *testing.T) {
 		{"fail/no base_url", func(f *File) { f.BFF.BaseURL = "" }, []string{"bff.base_url"}},
 		{"fail/base_url with path", func(f *File) { f.BFF.BaseURL = "https://app.example.com/app" }, []string{"bff.base_url"}},
 		{"fail/plain http base_url", func(f *File) { f.BFF.BaseURL = "http://app.example.com" }, []string{"bff.base_url"}},
-		{"fail/__Host- on http", func(f *File) { f.BFF.BaseURL = "http://127.0.0.1:8070" }, []string{"bff.cookie.name"}},
+		{"fail/__Host- on http", func(f *File) {
+			f.BFF.BaseURL = "http://127.0.0.1:8070"
+			f.origin = map[string]string{"bff.cookie.name": "test"}
+		}, []string{"bff.cookie.name"}},
+		{"ok/default cookie on loopback http", func(f *File) { f.BFF.BaseURL = "http://127.0.0.1:8070" }, nil},
 		{"fail/no credentials", func(f *File) { f.BFF.PrivateKeyFile = "" }, []string{"bff.private_key_file"}},
 		{"fail/both credentials", func(f *File) { f.BFF.ClientSecret = "s" }, []string{"bff.client_secret"}},
 		{"fail/dpop", func(f *File) { f.BFF.DPoP = "sometimes" }, []string{"bff.dpop"}},
