@@ -120,6 +120,11 @@ func (b *BFF) backchannel(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	n, err := b.sessions.DeleteBySubject(r.Context(), lt.Subject, lt.SessionID)
+	if err == nil && n == 0 && lt.SessionID != "" && lt.Subject != "" {
+		// No session carries that sid (the provider sent none in the ID
+		// token): end the user's sessions rather than none.
+		n, err = b.sessions.DeleteBySubject(r.Context(), lt.Subject, "")
+	}
 	if err != nil {
 		return fmt.Errorf("bff: back-channel logout: %w", err)
 	}

@@ -128,11 +128,13 @@ func (w *WebSessions) Delete(_ context.Context, hash string) error {
 func (w *WebSessions) DeleteBySubject(_ context.Context, subject, sid string) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	n := 0
+	n, now := 0, w.now()
 	for k, s := range w.sessions {
 		if (sid != "" && s.SID == sid) || (sid == "" && subject != "" && s.Subject == subject) {
 			delete(w.sessions, k)
-			n++
+			if now.Before(s.ExpiresAt) {
+				n++
+			}
 		}
 	}
 	return n, nil

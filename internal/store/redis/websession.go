@@ -39,6 +39,19 @@ redis.call('PEXPIREAT', KEYS[1], ARGV[3])
 return nv
 `)
 
+// webIndexScript adds ARGV[2] to the set and moves the set's expiry to
+// ARGV[1] (Unix ms) unless it already lasts longer: a session with a
+// shorter life must not cut the index short for the others.
+var webIndexScript = goredis.NewScript(`
+redis.call('SADD', KEYS[1], ARGV[2])
+local at = tonumber(ARGV[1])
+local cur = redis.call('PTTL', KEYS[1])
+local now = redis.call('TIME')
+local nowms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+if cur < 0 or nowms + cur < at then redis.call('PEXPIREAT', KEYS[1], at) end
+return 1
+`)
+
 // webSessions implements store.WebSessions.
 type webSessions struct{ c *Client }
 
@@ -81,10 +94,7 @@ func (w webSessions) Create(ctx context.Context, hash string, s *store.WebSessio
 // expiry (or a later session's).
 func (w webSessions) index(ctx context.Context, hash string, s *store.WebSession) error {
 	for _, k := range w.indexKeys(s.Subject, s.SID) {
-		p := w.c.rdb.TxPipeline()
-		p.SAdd(ctx, k, hash)
-		p.PExpireAt(ctx, k, time.UnixMilli(expireAt(s.ExpiresAt)))
-		if _, err := p.Exec(ctx); err != nil {
+		if err := webIndexScript.Run(ctx, w.c.rdb, []string{k}, expireAt(s.ExpiresAt), hash).Err(); err != nil {
 			return w.c.fail("index web session", err)
 		}
 	}

@@ -163,6 +163,24 @@ func RunWebSessions(t *testing.T, open func(t *testing.T) WebStores) {
 			t.Errorf("DeleteBySubject(empty) = %d, %v; want 0", n, err)
 		}
 	})
+	t.Run("ok/delete by subject after a shorter-lived session", func(t *testing.T) {
+		// A later session that expires sooner must not hide the earlier
+		// one from a logout by subject.
+		s := open(t).Sessions
+		long := sess("alice", "")
+		if err := s.Create(ctx, store.Hash("long"), long); err != nil {
+			t.Fatal(err)
+		}
+		short := sess("alice", "")
+		short.ExpiresAt = now.Add(50 * time.Millisecond)
+		if err := s.Create(ctx, store.Hash("short"), short); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(100 * time.Millisecond)
+		if n, err := s.DeleteBySubject(ctx, "alice", ""); err != nil || n != 1 {
+			t.Errorf("DeleteBySubject = %d, %v; want the long-lived session", n, err)
+		}
+	})
 	t.Run("ok/login taken once", func(t *testing.T) {
 		l := open(t).Logins
 		if err := l.Put(ctx, store.Hash("h"), []byte("state"), now.Add(time.Minute)); err != nil {
