@@ -357,9 +357,10 @@ type flight struct {
 }
 
 type flightCall struct {
-	done chan struct{}
-	s    *session
-	err  error
+	done    chan struct{}
+	waiters int // guarded by flight.mu: callers sharing this call
+	s       *session
+	err     error
 }
 
 func (f *flight) do(key string, fn func() (*session, error)) (*session, error) {
@@ -368,6 +369,7 @@ func (f *flight) do(key string, fn func() (*session, error)) (*session, error) {
 		f.calls = map[string]*flightCall{}
 	}
 	if c, ok := f.calls[key]; ok {
+		c.waiters++
 		f.mu.Unlock()
 		<-c.done
 		return c.copy()
