@@ -515,3 +515,39 @@ func TestBFFTwoNodesRefreshOnce(t *testing.T) {
 		t.Errorf("%d refreshes over two nodes, version %d → %d: want exactly one refresh", total, before.Version, after.Version)
 	}
 }
+
+// TestBFFStaticUpstreamAndAdmin serves the app from an upstream (no
+// cookies or tokens forwarded) and checks /healthz, /readyz and /metrics.
+func TestBFFStaticUpstreamAndAdmin(t *testing.T) {
+	var mu sync.Mutex
+	var seen []http.Header
+	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		seen = append(seen, r.Header.Clone())
+		mu.Unlock()
+		w.Write([]byte("<!doctype html><title>app</title>"))
+	}))
+	t.Cleanup(app.Close)
+	f := startBFF(t, bffOptions{stores: redisStores, config: func(c *bff.Config) { c.StaticUpstream = app.URL }})
+	browser := f.browser()
+	f.signIn(t, browser, "/")
+	resp := get(t, browser, f.url+"/index.html")
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("app: %d", resp.StatusCode)
+	}
+	mu.Lock()
+	if len(seen) != 1 || seen[0].Get("Cookie") != "" || seen[0].Get("Authorization") != "" {
+		t.Errorf("the app upstream saw %v", seen)
+	}
+	mu.Unlock()
+	for path, want := range map[string]int{bff.PathHealth: 200, bff.PathReady: 200, bff.PathMetrics: 200} {
+		if resp := get(t, f.browser(), f.url+path); resp.StatusCode != want {
+			t.Errorf("%s: %d", path, resp.StatusCode)
+		}
+	}
+	resp = get(t, f.browser(), f.url+bff.PathMetrics)
+	b, _ := io.ReadAll(resp.Body)
+	if !strings.Contains(string(b), `bulwark_bff_logins_total{outcome="ok"} 1`) {
+		t.Error("metrics lack the login")
+	}
+}
