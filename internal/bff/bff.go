@@ -270,23 +270,11 @@ func (b *BFF) ready(w http.ResponseWriter, r *http.Request) {
 // Run listens on Listen (and AdminListen) until ctx is cancelled, then
 // shuts down gracefully.
 func (b *BFF) Run(ctx context.Context) error {
-	ln, err := net.Listen("tcp", b.cfg.Listen)
-	if err != nil {
-		return fmt.Errorf("bff: listen: %w", err)
-	}
-	if b.cfg.AdminListen == "" {
-		return b.Serve(ctx, ln)
-	}
-	aln, err := net.Listen("tcp", b.cfg.AdminListen)
-	if err != nil {
-		ln.Close()
-		return fmt.Errorf("bff: listen (admin): %w", err)
-	}
-	return httpx.ServeAll(ctx,
-		func(ctx context.Context) error { return b.Serve(ctx, ln) },
-		func(ctx context.Context) error {
-			return httpx.Serve(ctx, httpx.Server(b.admin, b.log), aln, 5*time.Second)
-		})
+	return httpx.ListenAndServeAll(ctx, "bff",
+		httpx.Listener{Addr: b.cfg.Listen, Serve: b.Serve},
+		httpx.Listener{Name: "admin", Addr: b.cfg.AdminListen, Serve: func(ctx context.Context, ln net.Listener) error {
+			return httpx.Serve(ctx, httpx.Server(b.admin, b.log), ln, 5*time.Second)
+		}})
 }
 
 // Serve serves the browser-facing handler on ln until ctx is cancelled.

@@ -272,21 +272,9 @@ func (g *Gateway) ready(w http.ResponseWriter, r *http.Request) {
 // Run listens on Config.Listen, and on Config.AdminListen when set, and
 // serves until ctx is cancelled, then shuts down gracefully.
 func (g *Gateway) Run(ctx context.Context) error {
-	ln, err := net.Listen("tcp", g.cfg.Listen)
-	if err != nil {
-		return fmt.Errorf("gateway: listen: %w", err)
-	}
-	if g.cfg.AdminListen == "" {
-		return g.Serve(ctx, ln)
-	}
-	aln, err := net.Listen("tcp", g.cfg.AdminListen)
-	if err != nil {
-		ln.Close()
-		return fmt.Errorf("gateway: listen (admin): %w", err)
-	}
-	return httpx.ServeAll(ctx,
-		func(ctx context.Context) error { return g.Serve(ctx, ln) },
-		func(ctx context.Context) error { return g.ServeAdmin(ctx, aln) })
+	return httpx.ListenAndServeAll(ctx, "gateway",
+		httpx.Listener{Addr: g.cfg.Listen, Serve: g.Serve},
+		httpx.Listener{Name: "admin", Addr: g.cfg.AdminListen, Serve: g.ServeAdmin})
 }
 
 // Serve serves the gateway on ln until ctx is cancelled. With TLS
