@@ -129,18 +129,18 @@ func TestVerifyIDToken(t *testing.T) {
 		t.Fatalf("valid ID token: %+v, %v", idt, err)
 	}
 	for name, raw := range map[string]string{
-		"wrong key":            sign(other, claims(nil)),
-		"wrong iss":            sign(key, claims(func(c map[string]any) { c["iss"] = env.Issuer + "/" })),
-		"wrong aud":            sign(key, claims(func(c map[string]any) { c["aud"] = "other" })),
-		"several aud, no azp":  sign(key, claims(func(c map[string]any) { c["aud"] = []string{testenv.FAPIClient, "other"} })),
-		"azp of another":       sign(key, claims(func(c map[string]any) { c["azp"] = "other" })),
-		"expired":              sign(key, claims(func(c map[string]any) { c["exp"] = now - 60 })),
-		"no iat":               sign(key, claims(func(c map[string]any) { delete(c, "iat") })),
-		"no sub":               sign(key, claims(func(c map[string]any) { delete(c, "sub") })),
-		"wrong nonce":          sign(key, claims(func(c map[string]any) { c["nonce"] = "n-2" })),
-		"no nonce":             sign(key, claims(func(c map[string]any) { delete(c, "nonce") })),
-		"alg none":             "eyJhbGciOiJub25lIn0." + "e30.",
-		"not a JWT":            "x",
+		"wrong key":           sign(other, claims(nil)),
+		"wrong iss":           sign(key, claims(func(c map[string]any) { c["iss"] = env.Issuer + "/" })),
+		"wrong aud":           sign(key, claims(func(c map[string]any) { c["aud"] = "other" })),
+		"several aud, no azp": sign(key, claims(func(c map[string]any) { c["aud"] = []string{testenv.FAPIClient, "other"} })),
+		"azp of another":      sign(key, claims(func(c map[string]any) { c["azp"] = "other" })),
+		"expired":             sign(key, claims(func(c map[string]any) { c["exp"] = now - 60 })),
+		"no iat":              sign(key, claims(func(c map[string]any) { delete(c, "iat") })),
+		"no sub":              sign(key, claims(func(c map[string]any) { delete(c, "sub") })),
+		"wrong nonce":         sign(key, claims(func(c map[string]any) { c["nonce"] = "n-2" })),
+		"no nonce":            sign(key, claims(func(c map[string]any) { delete(c, "nonce") })),
+		"alg none":            "eyJhbGciOiJub25lIn0." + "e30.",
+		"not a JWT":           "x",
 	} {
 		if _, err := cfg.VerifyIDToken(ctx, raw, "n-1"); !errors.Is(err, client.ErrIDToken) {
 			t.Errorf("%s: %v, want ErrIDToken", name, err)
