@@ -55,6 +55,8 @@ type upstreamCall struct {
 	Method, Path, Subject, Binding string
 	Cookie, CSRF                   string
 	GrantID                        string
+	// Hop is the X-Hop header, which the browser names in Connection.
+	Hop string
 }
 
 type bffOptions struct {
@@ -67,6 +69,8 @@ type bffOptions struct {
 	// bearer registers a standard-profile client and runs the BFF with
 	// DPoP off: the AS issues Bearer tokens.
 	bearer bool
+	// secret registers a standard-profile client_secret_basic client.
+	secret bool
 }
 
 func memoryStores(*testing.T) bff.Stores {
@@ -92,17 +96,20 @@ func startBFF(t *testing.T, o bffOptions) *bffFixture {
 	if o.noRefresh {
 		grants = grants[:1]
 	}
-	profile := clients.ProfileFAPI2
-	if o.bearer {
+	profile, method, secret := clients.ProfileFAPI2, oauth.AuthPrivateKeyJWT, ""
+	if o.bearer || o.secret {
 		profile = clients.ProfileStandard
+	}
+	if o.secret {
+		method, secret = oauth.AuthClientSecretBasic, "bff-client-secret-0123456789"
 	}
 	f.env = testenv.Start(t, testenv.Options{TLS: true, Config: func(c *authserver.Config) {
 		c.Now = f.clock.Now
 		if o.atTTL > 0 {
 			c.AccessTokenTTL = o.atTTL
 		}
-		c.Clients = append(c.Clients, authserver.StaticClient{Client: clients.Client{
-			ID: bffClient, Name: "Test BFF", ProfileName: profile, AuthMethod: oauth.AuthPrivateKeyJWT,
+		c.Clients = append(c.Clients, authserver.StaticClient{Secret: secret, Client: clients.Client{
+			ID: bffClient, Name: "Test BFF", ProfileName: profile, AuthMethod: method,
 			JWKS: jwks, RedirectURIs: []string{f.url + bff.PathCallback}, GrantTypes: grants,
 			Scopes: oauth.NewScopes("openid", "profile", "email", "accounts"),
 		}})
@@ -118,7 +125,7 @@ func startBFF(t *testing.T, o bffOptions) *bffFixture {
 		tok, _ := resource.TokenFromContext(r.Context())
 		f.mu.Lock()
 		f.calls = append(f.calls, upstreamCall{Method: r.Method, Path: r.URL.Path, Subject: tok.Subject, Binding: tok.Binding,
-			Cookie: r.Header.Get("Cookie"), CSRF: r.Header.Get("X-CSRF")})
+			Cookie: r.Header.Get("Cookie"), CSRF: r.Header.Get("X-CSRF"), Hop: r.Header.Get("X-Hop")})
 		if g, ok := tok.Claims["grant_id"].(string); ok {
 			f.calls[len(f.calls)-1].GrantID = g
 		}
@@ -140,6 +147,9 @@ func startBFF(t *testing.T, o bffOptions) *bffFixture {
 	}
 	if o.bearer {
 		cfg.DPoP = bff.DPoPOff
+	}
+	if o.secret {
+		cfg.Key, cfg.ClientSecret = nil, secret
 	}
 	if o.config != nil {
 		o.config(&cfg)
@@ -302,10 +312,14 @@ func TestBFFLoginAPIRefreshSignOut(t *testing.T) {
 	if call.Binding != resource.BindingDPoP || call.Subject == "" || call.Path != "/api/things" || call.Cookie != "" {
 		t.Errorf("upstream saw %+v: want a DPoP-bound token, no cookies", call)
 	}
-	// A state-changing call with the CSRF header and own Origin.
-	resp = f.apiRequest(t, browser, http.MethodPost, "/api/things", nil)
+	// A state-changing call with the CSRF header and own Origin; the
+	// hop-by-hop header it names in Connection stops at the BFF.
+	resp = f.apiRequest(t, browser, http.MethodPost, "/api/things", map[string]string{"Connection": "X-Hop", "X-Hop": "1", "Authorization": "Bearer from-the-browser"})
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("POST: %d", resp.StatusCode)
+	}
+	if c := f.lastCall(t); c.Hop != "" || c.Binding != resource.BindingDPoP {
+		t.Errorf("upstream saw %+v: want no hop-by-hop header and the session's DPoP token", c)
 	}
 
 	// Userinfo and the nginx auth endpoint.
@@ -443,6 +457,14 @@ func TestBFFSenderConstraints(t *testing.T) {
 		}
 		if c := f.lastCall(t); c.Binding != resource.BindingDPoP {
 			t.Errorf("upstream saw %+v", c)
+		}
+	})
+	t.Run("ok/client_secret_basic", func(t *testing.T) {
+		f := startBFF(t, bffOptions{secret: true})
+		browser := f.browser()
+		f.signIn(t, browser, "/")
+		if resp := f.apiRequest(t, browser, http.MethodGet, "/api/x", nil); resp.StatusCode != http.StatusOK {
+			t.Fatalf("API: %d", resp.StatusCode)
 		}
 	})
 	t.Run("ok/bearer", func(t *testing.T) {
