@@ -95,7 +95,7 @@ type BFF struct {
 type BFFCookie struct {
 	// Name is the cookie name; a __Host- name is Secure, Path=/ and host-only.
 	Name string `yaml:"name"`
-	// SameSite is the session cookie's SameSite, "lax" or "strict"; the short-lived login cookie is always lax, since the provider's redirect back is a cross-site navigation.
+	// SameSite is the session cookie's SameSite, "lax" or "strict"; the short-lived login cookie is always lax, since the provider's redirect back is a cross-site navigation. With strict, the first page after login (still reached through that cross-site redirect chain) arrives without the cookie, so rd should point at a page that does not need the session, or the app reloads.
 	SameSite string `yaml:"same_site"`
 }
 
