@@ -168,6 +168,9 @@ type Config struct {
 	// nonces remembers the last DPoP-Nonce of each server origin; it has
 	// its own lock.
 	nonces nonceStore
+	// keys caches the issuer's JWKS for ID and logout tokens; it has its
+	// own lock.
+	keys keyCache
 }
 
 func (c *Config) now() time.Time {

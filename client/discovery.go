@@ -35,6 +35,13 @@ type Metadata struct {
 	RevocationEndpoint string `json:"revocation_endpoint,omitempty"`
 	// IntrospectionEndpoint is the RFC 7662 endpoint.
 	IntrospectionEndpoint string `json:"introspection_endpoint,omitempty"`
+	// EndSessionEndpoint is the OpenID Connect RP-Initiated Logout 1.0
+	// endpoint, where a relying party sends the browser to end the
+	// provider's session.
+	EndSessionEndpoint string `json:"end_session_endpoint,omitempty"`
+	// BackchannelLogoutSupported reports OIDC Back-Channel Logout 1.0
+	// support.
+	BackchannelLogoutSupported bool `json:"backchannel_logout_supported,omitempty"`
 	// JWKSURI is where the server's public keys are.
 	JWKSURI string `json:"jwks_uri,omitempty"`
 	// GrantTypesSupported lists the grants; ExchangeToken needs the
@@ -135,7 +142,8 @@ func fetchMetadata(ctx context.Context, hc *http.Client, doc string) (*Metadata,
 // check refuses endpoints that are not https (unless insecureHTTP).
 func (md *Metadata) check(insecureHTTP bool) error {
 	eps := []string{md.AuthorizationEndpoint, md.TokenEndpoint, md.PushedAuthorizationRequestEndpoint,
-		md.DeviceAuthorizationEndpoint, md.UserinfoEndpoint, md.RevocationEndpoint, md.IntrospectionEndpoint, md.JWKSURI}
+		md.DeviceAuthorizationEndpoint, md.UserinfoEndpoint, md.RevocationEndpoint, md.IntrospectionEndpoint, md.JWKSURI,
+		md.EndSessionEndpoint}
 	for _, v := range md.MTLSEndpointAliases {
 		eps = append(eps, v)
 	}

@@ -23,7 +23,12 @@
 //     grant (RFC 8628: Config.DeviceAuth, Config.DeviceAccessToken,
 //     Config.DeviceLogin); refresh with rotation (Config.TokenSource);
 //     token exchange (RFC 8693: Config.ExchangeToken, only when the server
-//     advertises it).
+//     advertises it). Web applications run the code grant with
+//     Config.StartAuth and Config.FinishAuth (PAR whenever offered), which
+//     Login itself uses.
+//   - ID tokens (Config.VerifyIDToken, OIDC Core §3.1.3.7) and
+//     back-channel logout tokens (Config.VerifyLogoutToken) are verified
+//     against the issuer's JWKS with the FAPI algorithm allow-list.
 //   - Token caches (Cache, with MemoryCache and FileCache) and
 //     Config.CachedTokenSource, which resumes from the cache without a new
 //     login and serializes refreshes across processes (Locker); caches
@@ -71,8 +76,7 @@
 //
 // # What it does not do
 //
-// It does not validate ID tokens (their signature, aud and nonce): callers
-// that rely on ID token claims must verify them. It does not read the
+// It does not read the
 // environment or configuration files, and it does not start a browser:
 // OpenBrowser is the caller's.
 package client

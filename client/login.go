@@ -3,7 +3,6 @@ package client
 import (
 	"context"
 	"crypto/subtle"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"html"
@@ -32,31 +31,26 @@ type callbackResult struct {
 //
 //  1. it listens on a random port of the loopback interface (RFC 8252
 //     §7.3) for the redirect;
-//  2. it pushes the authorization request (RFC 9126) with client
-//     authentication, PKCE S256 with a fresh verifier (RFC 7636, FAPI 2.0
-//     SP §5.3.3.2), a random state and nonce, and in ModeDPoP a DPoP
-//     proof (or dpop_jkt, see DPoPJKTAtPAR), which binds the code to the
-//     DPoP key (RFC 9449 §10);
+//  2. StartAuth pushes the authorization request (RFC 9126, required
+//     here) with client authentication, PKCE S256 with a fresh verifier
+//     (RFC 7636, FAPI 2.0 SP §5.3.3.2), a random state and nonce, and in
+//     ModeDPoP a DPoP proof (or dpop_jkt, see DPoPJKTAtPAR), which binds
+//     the code to the DPoP key (RFC 9449 §10);
 //  3. it calls OpenBrowser with an authorization URL that carries only
 //     client_id and request_uri (FAPI 2.0 SP §5.3.3.2-6);
-//  4. it checks the redirect's state, and its iss against the issuer
-//     (RFC 9207 §2.4; required when the server advertises
-//     authorization_response_iss_parameter_supported), before it
-//     redeems the code at the token endpoint.
+//  4. FinishAuth checks the redirect's state, and its iss against the
+//     issuer (RFC 9207 §2.4), before it redeems the code at the token
+//     endpoint, and validates the ID token when openid was asked for.
 //
-// The returned token's ID token is in Extra("id_token"); Login does not
-// validate it. Login returns when the flow completes, fails, or ctx is
-// done: give ctx a deadline, since a user may never come back.
+// The returned token's ID token is in Extra("id_token"). Login returns
+// when the flow completes, fails, or ctx is done: give ctx a deadline,
+// since a user may never come back. Web applications use StartAuth and
+// FinishAuth directly, as the Bulwark BFF does.
 func (c *Config) Login(ctx context.Context) (*oauth2.Token, error) {
 	if c.OpenBrowser == nil {
 		return nil, errors.New("client: Login needs Config.OpenBrowser")
 	}
-	md, err := c.Discover(ctx)
-	if err != nil {
-		return nil, err
-	}
-	authz, err := md.endpoint("authorization_endpoint", false)
-	if err != nil {
+	if _, err := c.Discover(ctx); err != nil {
 		return nil, err
 	}
 	ru := c.RedirectURL
@@ -77,44 +71,9 @@ func (c *Config) Login(ctx context.Context) (*oauth2.Token, error) {
 	if redirect.Path == "" {
 		redirect.Path = "/"
 	}
-	redirectURI := redirect.String()
-
-	verifier := oauth2.GenerateVerifier()
-	state := randomString(16)
-	form := url.Values{
-		"response_type":         {"code"},
-		"redirect_uri":          {redirectURI},
-		"state":                 {state},
-		"code_challenge":        {oauth2.S256ChallengeFromVerifier(verifier)},
-		"code_challenge_method": {"S256"},
-	}
-	if len(c.Scopes) > 0 {
-		form.Set("scope", strings.Join(c.Scopes, " "))
-	}
-	if slices.Contains(c.Scopes, oauth.ScopeOpenID) {
-		// 22 characters: well under the 64 FAPI 2.0 SP §5.3.3.2-7 allows.
-		form.Set("nonce", randomString(16))
-	}
-	proofAtPAR := true
-	if c.DPoPJKTAtPAR {
-		key, err := c.dpopKey()
-		if err != nil {
-			return nil, err
-		}
-		if key != nil {
-			form.Set("dpop_jkt", key.Thumbprint())
-			proofAtPAR = false
-		}
-	}
-	_, body, err := c.post(ctx, "pushed_authorization_request_endpoint", form, proofAtPAR)
+	ar, err := c.StartAuth(ctx, AuthOptions{RedirectURI: redirect.String(), RequirePAR: true})
 	if err != nil {
-		return nil, fmt.Errorf("client: pushed authorization request: %w", err)
-	}
-	var par struct {
-		RequestURI string `json:"request_uri"`
-	}
-	if err := json.Unmarshal(body, &par); err != nil || par.RequestURI == "" {
-		return nil, fmt.Errorf("client: pushed authorization response has no request_uri")
+		return nil, err
 	}
 
 	results := make(chan callbackResult, 1)
@@ -153,12 +112,8 @@ func (c *Config) Login(ctx context.Context) (*oauth2.Token, error) {
 	go srv.Serve(ln)
 	defer srv.Close()
 
-	authURL := authz + "?" + url.Values{"client_id": {c.ClientID}, "request_uri": {par.RequestURI}}.Encode()
-	if strings.Contains(authz, "?") {
-		authURL = authz + "&" + url.Values{"client_id": {c.ClientID}, "request_uri": {par.RequestURI}}.Encode()
-	}
 	browserErr := make(chan error, 1)
-	go func() { browserErr <- c.OpenBrowser(ctx, authURL) }()
+	go func() { browserErr <- c.OpenBrowser(ctx, ar.URL) }()
 	var res callbackResult
 	for res.query == nil {
 		select {
@@ -172,16 +127,8 @@ func (c *Config) Login(ctx context.Context) (*oauth2.Token, error) {
 			return nil, ctx.Err()
 		}
 	}
-	code, err := c.checkAuthorizationResponse(md, res.query, state)
-	if err != nil {
-		return nil, err
-	}
-	return c.tokenRequest(ctx, url.Values{
-		"grant_type":    {oauth.GrantAuthorizationCode},
-		"code":          {code},
-		"redirect_uri":  {redirectURI},
-		"code_verifier": {verifier},
-	})
+	tok, _, err := c.FinishAuth(ctx, ar, res.query)
+	return tok, err
 }
 
 // checkAuthorizationResponse validates the redirect's parameters and

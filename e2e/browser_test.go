@@ -42,8 +42,9 @@ func chromiumPath() string {
 
 // startBrowser starts a fresh headless Chromium for the test and returns a
 // context for its one tab. The context ends after browserTimeout; the
-// browser and its temporary profile are gone when the test ends.
-func startBrowser(t *testing.T) context.Context {
+// browser and its temporary profile are gone when the test ends. extra
+// are further allocator options (flags).
+func startBrowser(t *testing.T, extra ...chromedp.ExecAllocatorOption) context.Context {
 	t.Helper()
 	path := chromiumPath()
 	if _, err := exec.LookPath(path); err != nil {
@@ -66,6 +67,7 @@ func startBrowser(t *testing.T) context.Context {
 		chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true),
 	)
+	opts = append(opts, extra...)
 	actx, acancel := chromedp.NewExecAllocator(ctx, opts...)
 	tctx, tcancel := chromedp.NewContext(actx)
 	t.Cleanup(func() {

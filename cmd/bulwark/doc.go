@@ -1,10 +1,11 @@
 // Command bulwark runs the Bulwark FAPI 2.0 authorization server, its API
-// gateway, and a command-line OAuth client.
+// gateway, its Backend-for-Frontend, and a command-line OAuth client.
 //
 // Usage:
 //
 //	bulwark serve [--config FILE] [--dev]   run the authorization server
 //	bulwark gateway [--config FILE]         run the API gateway in front of the configured routes
+//	bulwark bff [--config FILE]             run the Backend-for-Frontend (sessions, login, API proxy)
 //	bulwark config check [--config FILE]    validate a configuration and list every problem
 //	bulwark migrate [--config FILE]         apply pending schema migrations and exit
 //	bulwark keys rotate|list                add signing keys with a schedule; list them

@@ -80,12 +80,14 @@ func execute(ctx context.Context, root *cobra.Command, args []string, stdout, st
 func newRootCommand(env config.Env, deps clientDeps) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "bulwark",
-		Short: "Bulwark is a FAPI 2.0 authorization server, API gateway and OAuth client",
+		Short: "Bulwark is a FAPI 2.0 authorization server, API gateway, BFF and OAuth client",
 		Long: "Bulwark is a FAPI 2.0 authorization server, an API gateway in front of any HTTP API,\n" +
+			"a Backend-for-Frontend that keeps single-page apps token-free,\n" +
 			"and a command-line OAuth client with DPoP-bound tokens.\n\n" +
 			"Server:\n" +
 			"  serve         run the authorization server\n" +
 			"  gateway       run the API gateway\n" +
+			"  bff           run the Backend-for-Frontend for single-page apps\n" +
 			"  config check  validate a configuration and list every problem\n" +
 			"  migrate       apply pending schema migrations and exit\n" +
 			"  keys          rotate and list signing keys\n" +
@@ -106,7 +108,7 @@ func newRootCommand(env config.Env, deps clientDeps) *cobra.Command {
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageError{err: err, command: c.CommandPath()}
 	})
-	root.AddCommand(newServeCommand(env), newGatewayCommand(env), newConfigCommand(env), newMigrateCommand(env), newKeysCommand(env), newVersionCommand(), newAdminCommand(env))
+	root.AddCommand(newServeCommand(env), newGatewayCommand(env), newBFFCommand(env), newConfigCommand(env), newMigrateCommand(env), newKeysCommand(env), newVersionCommand(), newAdminCommand(env))
 	deps.env = env
 	root.AddCommand(newLoginCommand(deps), newTokenCommand(deps), newCurlCommand(deps), newLogoutCommand(deps))
 	return root

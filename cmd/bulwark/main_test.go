@@ -52,6 +52,8 @@ func TestRun(t *testing.T) {
 		{name: "fail/config-check-env", args: []string{"config", "check"}, env: config.Env{"BULWARK_ISUER": "x", "BULWARK_TOKENS_CLOCK_SKEW": "1s"}, wantStatus: 1, wantProblems: 1},
 		{name: "fail/serve-invalid", args: []string{"serve", "--config", invalid}, wantStatus: 2, wantProblems: 4},
 		{name: "fail/serve-dev-public-issuer", args: []string{"serve", "--dev"}, env: config.Env{"BULWARK_ISSUER": "https://auth.example.com"}, wantStatus: 2},
+		{name: "fail/bff-no-section", args: []string{"bff", "--config", valid}, wantStatus: 2, wantProblems: 2},
+		{name: "fail/bff-invalid", args: []string{"bff", "--config", valid}, env: config.Env{"BULWARK_BFF_BASE_URL": "http://app.example.com"}, wantStatus: 2, wantProblems: 3},
 		{name: "fail/unknown-flag", args: []string{"serve", "--devv"}, wantStatus: 2},
 		{name: "fail/stray-argument", args: []string{"version", "now"}, wantStatus: 2},
 	}

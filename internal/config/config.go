@@ -77,6 +77,8 @@ type File struct {
 	Admin Admin `yaml:"admin"`
 	// Gateway configures `bulwark gateway`, the reverse proxy that checks access tokens before requests reach an API; `bulwark serve` ignores it.
 	Gateway Gateway `yaml:"gateway"`
+	// BFF configures `bulwark bff`, the Backend-for-Frontend that logs browser users in and proxies their API calls with tokens kept server-side; `bulwark serve` ignores it.
+	BFF BFF `yaml:"bff"`
 
 	// origin maps a key path ("tokens.par_ttl", "clients[0].jwks") to
 	// where its value was set ("bulwark.yaml:12" or an environment
@@ -413,6 +415,11 @@ func Default() *File {
 		Gateway: Gateway{
 			Listen: "127.0.0.1:8090", SenderConstraint: "any", Leeway: 10 * time.Second,
 			ReplayStore: ReplayMemory, DPoP: GatewayDPoP{Nonce: NonceOff}, Introspection: GatewayIntrospection{CacheTTL: 30 * time.Second},
+		},
+		BFF: BFF{
+			Listen: "127.0.0.1:8070", DPoP: "auto", SessionStore: SessionStoreMemory,
+			SessionLifetime: time.Hour, IdleTimeout: 30 * time.Minute, RefreshInterval: 15 * time.Minute,
+			Cookie: BFFCookie{Name: "__Host-bulwark-session", SameSite: "lax"}, CSRFHeader: "X-CSRF", GroupsClaim: "groups",
 		},
 	}
 }

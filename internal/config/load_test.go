@@ -115,6 +115,7 @@ func TestLoadFull(t *testing.T) {
 				{PathPrefix: "/payments", Upstream: "http://127.0.0.1:7000", Scopes: []string{"payments"}},
 			},
 		},
+		BFF: Default().BFF,
 	}
 	if diff := cmp.Diff(want, got, ignoreDerived); diff != "" {
 		t.Errorf("Load(full.yaml) mismatch (-want +got):\n%s", diff)
@@ -336,6 +337,9 @@ func TestEnvOverridesEveryKey(t *testing.T) {
 			case reflect.TypeFor[[]Route]():
 				value = `[{"path_prefix": "/env", "upstream": "http://127.0.0.1:1", "allow_bearer": true, "forward_headers": {"jkt": "-"}}]`
 				want = []Route{{PathPrefix: "/env", Upstream: "http://127.0.0.1:1", AllowBearer: true, ForwardHeaders: ForwardHeaders{JKT: "-"}}}
+			case reflect.TypeFor[[]BFFRoute]():
+				value = `[{"path_prefix": "/api/", "upstream": "http://127.0.0.1:1", "strip_prefix": true}]`
+				want = []BFFRoute{{PathPrefix: "/api/", Upstream: "http://127.0.0.1:1", StripPrefix: true}}
 			case reflect.TypeFor[[]User]():
 				value = `[{"username": "from-env", "password": "p", "locale": "de"}]`
 				want = []User{{Username: "from-env", Password: "p", Claims: map[string]any{"locale": "de"}}}

@@ -19,11 +19,11 @@ import (
 var update = flag.Bool("update", false, "rewrite testdata/reference.md")
 
 // fieldDocs returns the doc comment of every struct field declared in
-// config.go and the sections' own files (admin.go, …), by "Type.Field".
+// config.go and the sections' own files (admin.go, bff.go), by "Type.Field".
 func fieldDocs(t *testing.T) map[string]string {
 	t.Helper()
 	docs := map[string]string{}
-	for _, name := range []string{"config.go", "admin.go"} {
+	for _, name := range []string{"config.go", "admin.go", "bff.go"} {
 		fieldDocsOf(t, name, docs)
 	}
 	return docs

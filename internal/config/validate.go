@@ -44,6 +44,7 @@ func (f *File) Validate() error {
 	v.users()
 	v.admin()
 	v.gateway()
+	v.bff()
 	return v.problems.err()
 }
 

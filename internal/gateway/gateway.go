@@ -6,7 +6,6 @@ import (
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -19,6 +18,7 @@ import (
 	"time"
 
 	"github.com/bulwarkauth/bulwark/internal/httpx"
+	"github.com/bulwarkauth/bulwark/internal/jose"
 	"github.com/bulwarkauth/bulwark/internal/store"
 	"github.com/bulwarkauth/bulwark/internal/telemetry"
 	"github.com/bulwarkauth/bulwark/resource"
@@ -272,21 +272,9 @@ func (g *Gateway) ready(w http.ResponseWriter, r *http.Request) {
 // Run listens on Config.Listen, and on Config.AdminListen when set, and
 // serves until ctx is cancelled, then shuts down gracefully.
 func (g *Gateway) Run(ctx context.Context) error {
-	ln, err := net.Listen("tcp", g.cfg.Listen)
-	if err != nil {
-		return fmt.Errorf("gateway: listen: %w", err)
-	}
-	if g.cfg.AdminListen == "" {
-		return g.Serve(ctx, ln)
-	}
-	aln, err := net.Listen("tcp", g.cfg.AdminListen)
-	if err != nil {
-		ln.Close()
-		return fmt.Errorf("gateway: listen (admin): %w", err)
-	}
-	return httpx.ServeAll(ctx,
-		func(ctx context.Context) error { return g.Serve(ctx, ln) },
-		func(ctx context.Context) error { return g.ServeAdmin(ctx, aln) })
+	return httpx.ListenAndServeAll(ctx, "gateway",
+		httpx.Listener{Addr: g.cfg.Listen, Serve: g.Serve},
+		httpx.Listener{Name: "admin", Addr: g.cfg.AdminListen, Serve: g.ServeAdmin})
 }
 
 // Serve serves the gateway on ln until ctx is cancelled. With TLS
@@ -332,17 +320,9 @@ func (c *Config) now() time.Time {
 // caFile's CAs when set. It honours HTTPS_PROXY, as egress to an
 // authorization server often needs it.
 func issuerTransport(caFile string) (http.RoundTripper, error) {
-	t := http.DefaultTransport.(*http.Transport).Clone()
-	t.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
-	if caFile != "" {
-		b, err := os.ReadFile(caFile)
-		if err != nil {
-			return nil, fmt.Errorf("gateway: issuer CA file: %w", err)
-		}
-		t.TLSClientConfig.RootCAs = x509.NewCertPool()
-		if !t.TLSClientConfig.RootCAs.AppendCertsFromPEM(b) {
-			return nil, fmt.Errorf("gateway: issuer CA file %s holds no PEM certificate", caFile)
-		}
+	t, err := httpx.CATransport(caFile)
+	if err != nil {
+		return nil, fmt.Errorf("gateway: issuer: %w", err)
 	}
 	return t, nil
 }
@@ -353,27 +333,9 @@ func loadSigner(file string) (crypto.Signer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("gateway: introspection private key: %w", err)
 	}
-	block, _ := pem.Decode(b)
-	if block == nil {
-		return nil, fmt.Errorf("gateway: introspection private key %s holds no PEM block", file)
-	}
-	var key any
-	switch block.Type {
-	case "PRIVATE KEY":
-		key, err = x509.ParsePKCS8PrivateKey(block.Bytes)
-	case "EC PRIVATE KEY":
-		key, err = x509.ParseECPrivateKey(block.Bytes)
-	case "RSA PRIVATE KEY":
-		key, err = x509.ParsePKCS1PrivateKey(block.Bytes)
-	default:
-		return nil, fmt.Errorf("gateway: introspection private key %s: unsupported PEM block %q", file, block.Type)
-	}
+	s, err := jose.ParsePEMSigner(b)
 	if err != nil {
 		return nil, fmt.Errorf("gateway: introspection private key %s: %w", file, err)
-	}
-	s, ok := key.(crypto.Signer)
-	if !ok {
-		return nil, fmt.Errorf("gateway: introspection private key %s is not a signing key", file)
 	}
 	return s, nil
 }

@@ -13,10 +13,21 @@ import (
 // FAPI 2.0 SP §5.2.3-3 forbids CORS on the authorization endpoint, and no
 // other endpoint needs browsers to read it cross-origin.
 func SecurityHeaders(next http.Handler) http.Handler {
+	return securityHeaders(next, "default-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; form-action 'self' *; frame-ancestors 'none'; base-uri 'none'")
+}
+
+// AppSecurityHeaders sets the headers of SecurityHeaders except the
+// Content-Security-Policy, for handlers that serve someone else's web
+// application (the BFF's single-page app brings its own policy).
+func AppSecurityHeaders(next http.Handler) http.Handler { return securityHeaders(next, "") }
+
+func securityHeaders(next http.Handler, csp string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		h.Set("X-Frame-Options", "DENY")
-		h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; form-action 'self' *; frame-ancestors 'none'; base-uri 'none'")
+		if csp != "" {
+			h.Set("Content-Security-Policy", csp)
+		}
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Referrer-Policy", "no-referrer")
 		if r.TLS != nil {

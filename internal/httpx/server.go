@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -88,4 +89,44 @@ func ServeAll(ctx context.Context, serves ...func(context.Context) error) error 
 		}
 	}
 	return err
+}
+
+// Listener is one address of a role and the function that serves on it.
+type Listener struct {
+	// Name says which listener failed ("admin", "mtls"); empty for the
+	// main one.
+	Name string
+	// Addr is the host:port; an empty Addr skips the listener.
+	Addr string
+	// Serve serves on the listener until ctx is cancelled.
+	Serve func(ctx context.Context, ln net.Listener) error
+}
+
+// ListenAndServeAll opens every listener with an address and runs them
+// with ServeAll. If one cannot be opened, those already open are closed
+// and the error names it (prefix is the role, such as "gateway").
+func ListenAndServeAll(ctx context.Context, prefix string, ls ...Listener) error {
+	var open []net.Listener
+	var serves []func(context.Context) error
+	for _, l := range ls {
+		if l.Addr == "" {
+			continue
+		}
+		ln, err := net.Listen("tcp", l.Addr)
+		if err != nil {
+			for _, o := range open {
+				o.Close()
+			}
+			if l.Name != "" {
+				return fmt.Errorf("%s: listen (%s): %w", prefix, l.Name, err)
+			}
+			return fmt.Errorf("%s: listen: %w", prefix, err)
+		}
+		open = append(open, ln)
+		serves = append(serves, func(ctx context.Context) error { return l.Serve(ctx, ln) })
+	}
+	if len(serves) == 0 {
+		return fmt.Errorf("%s: no listen address", prefix)
+	}
+	return ServeAll(ctx, serves...)
 }

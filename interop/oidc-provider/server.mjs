@@ -103,6 +103,10 @@ const provider = new Provider(issuer, {
     return { accountId: sub, claims: async () => ({ sub, ...account }) };
   },
   interactions: { url: (ctx, interaction) => `/interaction/${interaction.uid}` },
+  // The relying parties of the tests (a BFF's back-channel logout
+  // receiver) listen on loopback, which oidc-provider's SSRF guard
+  // refuses: this test provider calls them without it.
+  fetch: (url, options) => fetch(url, { ...options, dispatcher: undefined }),
   enabledJWA: {
     clientAuthSigningAlgValues: ['ES256', 'PS256', 'EdDSA'],
     dPoPSigningAlgValues: ['ES256', 'PS256', 'EdDSA'],
@@ -110,7 +114,7 @@ const provider = new Provider(issuer, {
 });
 provider.on('server_error', (ctx, err) => console.error('server_error', err));
 provider.on('grant.error', (ctx, err) => console.error('grant.error', err.message, err.error_description ?? ''));
-provider.on('backchannel.error', (ctx, err) => console.error('backchannel.error', err.message));
+provider.on('backchannel.error', (ctx, err) => console.error('backchannel.error', err.message, err.cause?.message ?? ''));
 
 const escapeHTML = (s) => String(s).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 

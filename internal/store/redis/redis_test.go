@@ -109,3 +109,11 @@ func TestOpenURL(t *testing.T) {
 		})
 	}
 }
+
+// TestWebSessions runs the BFF session conformance suite on a real Redis.
+func TestWebSessions(t *testing.T) {
+	storetest.RunWebSessions(t, func(t *testing.T) storetest.WebStores {
+		c := services.OpenRedis(t)
+		return storetest.WebStores{Sessions: c.WebSessions(), Logins: c.PendingLogins()}
+	})
+}

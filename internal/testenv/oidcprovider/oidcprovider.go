@@ -110,6 +110,12 @@ func Start(t testing.TB, o Options) *Provider {
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := exec.CommandContext(ctx, node, filepath.Join(dir, "oidc-provider", "server.mjs"), cfgFile)
 	cmd.Dir = dir
+	// The provider trusts its own CA for the calls it makes to clients
+	// (back-channel logout), so a test can give a relying party a
+	// certificate from p.CA.
+	caFile := filepath.Join(tmp, "ca.pem")
+	mustWrite(t, caFile, ca.PEM())
+	cmd.Env = append(cmd.Environ(), "NODE_EXTRA_CA_CERTS="+caFile)
 	stderr := &syncBuffer{}
 	cmd.Stderr = stderr
 	stdout, err := cmd.StdoutPipe()
