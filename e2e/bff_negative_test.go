@@ -101,11 +101,20 @@ func TestBFFCallbackRejected(t *testing.T) {
 		}
 	})
 	t.Run("fail/access denied", func(t *testing.T) {
+		// Forget the consent earlier sign-ins remembered, so the consent
+		// page (and its deny button) is shown.
+		u, err := f.env.Store.Users.GetByUsername(t.Context(), testenv.UserName)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := f.env.Store.Consents.Delete(t.Context(), u.Subject, bffClient); err != nil {
+			t.Fatal(err)
+		}
 		browser := f.browser()
 		resp := get(t, browser, f.url+bff.PathStart)
 		page := login(t, f.env, browser, resp.Header.Get("Location"), testenv.UserName, testenv.UserPassword)
 		if page.StatusCode == http.StatusSeeOther {
-			t.Skip("consent remembered")
+			t.Fatal("no consent page after the consent was deleted")
 		}
 		cb := consent(t, f.env, browser, page, "deny").Header.Get("Location")
 		if resp := get(t, browser, cb); resp.StatusCode != http.StatusForbidden || sessionCookie(browser, f.url) != nil {
