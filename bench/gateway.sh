@@ -14,9 +14,8 @@
 # DELAY=2ms makes the upstream wait that long per request (an API's
 # database call) without using CPU.
 # REPLAY=storage keeps proof jti values in Redis (cache.driver: redis at
-# REDIS_URL, default redis://127.0.0.1:6379/0; the storage section is a
-# scratch SQLite file, which the gateway does not use) instead of gateway
-# memory.
+# REDIS_URL, default redis://127.0.0.1:6379/0; the gateway then opens
+# only Redis) instead of gateway memory.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/lib.sh
@@ -41,8 +40,7 @@ uppid=$!
 
 storage=
 if [ "$REPLAY" = storage ]; then
-  storage="storage: {driver: sqlite, dsn: $work/gateway.db}
-cache: {driver: redis, url: ${REDIS_URL:-redis://127.0.0.1:6379/0}, prefix: bench-gw-$$:}"
+  storage="cache: {driver: redis, url: ${REDIS_URL:-redis://127.0.0.1:6379/0}, prefix: bench-gw-$$:}"
 fi
 cat > "$work/gateway.yaml" <<YAML
 log: {level: warn}

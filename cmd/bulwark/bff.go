@@ -13,7 +13,6 @@ import (
 	"github.com/bulwarkauth/bulwark/internal/config"
 	"github.com/bulwarkauth/bulwark/internal/store/memory"
 	"github.com/bulwarkauth/bulwark/internal/store/redis"
-	"github.com/bulwarkauth/bulwark/internal/telemetry"
 )
 
 // newBFFCommand is "bulwark bff".
@@ -38,19 +37,10 @@ func newBFFCommand(env config.Env) *cobra.Command {
 // runBFF loads and checks the configuration, opens the session store,
 // and serves until ctx is cancelled or a signal arrives.
 func runBFF(ctx context.Context, env config.Env, path string, stderr io.Writer) error {
-	f, err := config.Load(path, env)
+	f, cfg, logger, err := loadRole(env, path, stderr, (*config.File).BFFConfig)
 	if err != nil {
-		return reportInvalid(stderr, err, exitInvalid)
+		return err
 	}
-	cfg, err := f.BFFConfig()
-	if err != nil {
-		return reportInvalid(stderr, err, exitInvalid)
-	}
-	level, err := f.LogLevel()
-	if err != nil {
-		return reportInvalid(stderr, err, exitInvalid)
-	}
-	logger := telemetry.NewLogger(stderr, level)
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 

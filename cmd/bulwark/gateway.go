@@ -12,7 +12,7 @@ import (
 	"github.com/bulwarkauth/bulwark/internal/config"
 	"github.com/bulwarkauth/bulwark/internal/gateway"
 	"github.com/bulwarkauth/bulwark/internal/store"
-	"github.com/bulwarkauth/bulwark/internal/telemetry"
+	"github.com/bulwarkauth/bulwark/internal/store/redis"
 )
 
 // newGatewayCommand is "bulwark gateway".
@@ -37,19 +37,10 @@ func newGatewayCommand(env config.Env) *cobra.Command {
 // runGateway loads and checks the configuration, opens the replay store,
 // and serves until ctx is cancelled or a signal arrives.
 func runGateway(ctx context.Context, env config.Env, path string, stderr io.Writer) error {
-	f, err := config.Load(path, env)
+	f, cfg, logger, err := loadRole(env, path, stderr, (*config.File).GatewayConfig)
 	if err != nil {
-		return reportInvalid(stderr, err, exitInvalid)
+		return err
 	}
-	cfg, err := f.GatewayConfig()
-	if err != nil {
-		return reportInvalid(stderr, err, exitInvalid)
-	}
-	level, err := f.LogLevel()
-	if err != nil {
-		return reportInvalid(stderr, err, exitInvalid)
-	}
-	logger := telemetry.NewLogger(stderr, level)
 
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -60,9 +51,19 @@ func runGateway(ctx context.Context, env config.Env, path string, stderr io.Writ
 	// Without a shared store the proof identifiers stay in this process:
 	// enough for one gateway, not for several behind a load balancer.
 	var st *store.Store
-	if f.Gateway.ReplayStore == config.ReplayStorage {
-		// storage and cache as for serve: with cache.driver redis the
-		// replay guard is shared by every gateway node.
+	switch {
+	case f.Gateway.ReplayStore != config.ReplayStorage:
+	case f.Cache.Driver == config.CacheRedis:
+		// The replay guard is all the gateway keeps, and Redis shares it
+		// between every gateway node: no database is opened.
+		rc, err := redis.Open(ctx, f.Cache.URL, redis.Options{Prefix: f.Cache.Prefix})
+		if err != nil {
+			return err
+		}
+		defer rc.Close()
+		st = rc.Store()
+	default:
+		// The storage section's database, as for serve.
 		b, err := openBackends(ctx, f.Storage, f.Cache)
 		if err != nil {
 			return err
