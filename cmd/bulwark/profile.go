@@ -9,7 +9,6 @@ import (
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -426,37 +425,15 @@ func readSigningKey(path string) (crypto.Signer, string, error) {
 	if t := bytes.TrimSpace(b); len(t) > 0 && t[0] == '{' {
 		k, kid, err = parsePrivateJWK(t)
 	} else {
-		k, err = parsePEMKey(b)
+		k, err = jose.ParsePEMSigner(b)
+		if err != nil && !bytes.Contains(b, []byte("-----BEGIN")) {
+			err = errors.New("neither a JWK nor PEM")
+		}
 	}
 	if err != nil {
 		return nil, "", fmt.Errorf("signing key %s: %w", path, err)
 	}
 	return k, kid, nil
-}
-
-func parsePEMKey(b []byte) (crypto.Signer, error) {
-	block, _ := pem.Decode(b)
-	if block == nil {
-		return nil, errors.New("neither a JWK nor PEM")
-	}
-	var k any
-	var err error
-	switch block.Type {
-	case "EC PRIVATE KEY":
-		k, err = x509.ParseECPrivateKey(block.Bytes)
-	case "RSA PRIVATE KEY":
-		k, err = x509.ParsePKCS1PrivateKey(block.Bytes)
-	default:
-		k, err = x509.ParsePKCS8PrivateKey(block.Bytes)
-	}
-	if err != nil {
-		return nil, err
-	}
-	s, ok := k.(crypto.Signer)
-	if !ok {
-		return nil, fmt.Errorf("unsupported key type %T", k)
-	}
-	return s, nil
 }
 
 // parsePrivateJWK reads a private JWK (RFC 7518 §6: EC P-256, RSA or OKP
