@@ -80,6 +80,27 @@ func TestBFFCallbackRejected(t *testing.T) {
 			}
 		})
 	}
+	t.Run("fail/browser sees an error page", func(t *testing.T) {
+		// A person who lands on a failed callback gets a page that says
+		// what failed and offers a new sign-in, not a JSON body.
+		browser := f.browser()
+		cb := tamper(f.authorize(t, browser, "/"), func(q url.Values) { q.Set("state", "forged") })
+		req, _ := http.NewRequest(http.MethodGet, cb, nil)
+		req.Header.Set("Accept", "text/html,application/xhtml+xml,*/*;q=0.8")
+		resp, err := browser.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") ||
+			!strings.Contains(string(body), `id="retry" href="`+bff.PathStart) || !strings.Contains(string(body), "access_denied") {
+			t.Errorf("callback page: %d %q\n%s", resp.StatusCode, resp.Header.Get("Content-Type"), body)
+		}
+		if sessionCookie(browser, f.url) != nil {
+			t.Error("a session after a failed callback")
+		}
+	})
 	t.Run("fail/replayed callback", func(t *testing.T) {
 		browser := f.browser()
 		cb := f.authorize(t, browser, "/")

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"html/template"
 	"log/slog"
 	"net"
 	"net/http"
@@ -195,9 +196,9 @@ func (b *BFF) mux() (http.Handler, http.Handler) {
 	admin.Handle("GET "+PathMetrics, b.metrics.Handler())
 
 	m := http.NewServeMux()
-	m.Handle("GET "+PathStart, b.endpoint("start", b.start))
-	m.Handle("GET "+PathCallback, b.endpoint("callback", b.callback))
-	m.Handle(PathSignOut, b.endpoint("sign_out", b.signOut))
+	m.Handle("GET "+PathStart, b.page("start", b.start))
+	m.Handle("GET "+PathCallback, b.page("callback", b.callback))
+	m.Handle(PathSignOut, b.page("sign_out", b.signOut))
 	m.Handle("GET "+PathUserinfo, b.endpoint("userinfo", b.userinfo))
 	m.Handle("GET "+PathAuth, b.endpoint("auth", b.auth))
 	m.Handle("POST "+PathBackchannel, b.endpoint("backchannel_logout", b.backchannel))
@@ -240,13 +241,42 @@ func (o *outcomeWriter) Flush() {
 
 // endpoint wraps a handler with metrics and the one error renderer.
 func (b *BFF) endpoint(name string, h httpx.HandlerFunc) http.Handler {
-	eh := httpx.Handler(b.log, func(w http.ResponseWriter, r *http.Request) error {
+	return b.wrap(name, h, nil)
+}
+
+// page is endpoint for the URLs a person's browser navigates to (start,
+// callback, sign-out): a failure shows errorPage to a browser, and stays
+// JSON for every other caller.
+func (b *BFF) page(name string, h httpx.HandlerFunc) http.Handler {
+	return b.wrap(name, h, errorPage)
+}
+
+// errorPage is the BFF's error page: what failed, and a way to start over.
+var errorPage = template.Must(template.New("error").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Sign-in problem</title></head>
+<body><main>
+<h1>{{.StatusText}}</h1>
+<p id="error">The sign-in could not be completed: <code>{{.Code}}</code>{{if .Description}} — {{.Description}}{{end}}.</p>
+<p><a id="retry" href="` + PathStart + `?rd=/">Sign in again</a></p>
+</main></body></html>
+`))
+
+func (b *BFF) wrap(name string, h httpx.HandlerFunc, pageTmpl *template.Template) http.Handler {
+	eh := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		err := h(w, r)
+		if err == nil {
+			return
+		}
 		if _, ok := oauth.As(err); !ok && errors.Is(err, store.ErrUnavailable) {
 			// Fail closed, and say it is temporary.
-			return oauth.Unavailable(err)
+			err = oauth.Unavailable(err)
 		}
-		return err
+		if pageTmpl != nil {
+			httpx.WriteErrorPage(w, r, b.log, err, pageTmpl)
+			return
+		}
+		httpx.WriteError(w, r, b.log, err)
 	})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()

@@ -1,8 +1,10 @@
 package httpx
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
+	"html/template"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -31,6 +33,30 @@ func Handler(log *slog.Logger, h HandlerFunc) http.Handler {
 // (RFC 6749 §5.2, RFC 6750 §3, RFC 9449 §7.1). Any other error is an
 // internal failure: it is logged and the client sees server_error.
 func WriteError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
+	writeError(w, r, log, err, nil)
+}
+
+// ErrorPage is what an error page template is given: the same status,
+// code and description as the JSON body of WriteError.
+type ErrorPage struct {
+	Status      int
+	StatusText  string
+	Code        string
+	Description string
+}
+
+// WriteErrorPage renders err like WriteError, except that a browser
+// navigation (Accept naming text/html) gets page, executed with an
+// ErrorPage, instead of the JSON body: the person who followed a link
+// sees what went wrong. Status and headers are the same either way.
+func WriteErrorPage(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error, page *template.Template) {
+	if !strings.Contains(r.Header.Get("Accept"), "text/html") {
+		page = nil
+	}
+	writeError(w, r, log, err, page)
+}
+
+func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error, page *template.Template) {
 	oe, ok := oauth.As(err)
 	if !ok {
 		oe = oauth.ServerError(err)
@@ -54,9 +80,24 @@ func WriteError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	if (status == http.StatusUnauthorized || oe.Scheme != "") && h.Get("WWW-Authenticate") == "" {
 		h.Set("WWW-Authenticate", Challenge(oe))
 	}
-	body := map[string]string{"error": oe.Code}
+	desc := ""
 	if oe.Description != "" {
-		body["error_description"] = sanitizeDescription(oe.Description)
+		desc = sanitizeDescription(oe.Description)
+	}
+	if page != nil {
+		var buf bytes.Buffer
+		if err := page.Execute(&buf, ErrorPage{Status: status, StatusText: http.StatusText(status), Code: oe.Code, Description: desc}); err == nil {
+			h.Set("Content-Type", "text/html; charset=utf-8")
+			h.Set("Cache-Control", "no-store")
+			w.WriteHeader(status)
+			_, _ = w.Write(buf.Bytes())
+			return
+		}
+		// A broken template falls back to JSON, never to an empty page.
+	}
+	body := map[string]string{"error": oe.Code}
+	if desc != "" {
+		body["error_description"] = desc
 	}
 	WriteJSON(w, status, body)
 }

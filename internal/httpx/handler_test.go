@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"html/template"
 	"io"
 	"log/slog"
 	"net/http"
@@ -245,4 +246,66 @@ func TestWriteJSONUnencodable(t *testing.T) {
 		t.Errorf("got %d %q", w.Code, w.Body)
 	}
 	checkJSONHeaders(t, w)
+}
+
+// TestWriteErrorPage: a browser navigation (Accept: text/html) gets the
+// page, with the status, headers and sanitised description of the JSON
+// form, HTML-escaped; every other caller gets the JSON body; a template
+// that fails falls back to JSON.
+func TestWriteErrorPage(t *testing.T) {
+	page := template.Must(template.New("p").Parse(`<p id="e">{{.Status}} {{.StatusText}} {{.Code}}: {{.Description}}</p>`))
+	broken := template.Must(template.New("b").Parse(`{{.Missing.Field}}`))
+	unauthorized := &oauth.Error{Code: oauth.ErrInvalidToken, Description: `bad <script>alert(1)</script> "token"`, Status: http.StatusUnauthorized}
+	tests := []struct {
+		name     string
+		accept   string
+		page     *template.Template
+		err      error
+		wantType string
+		wantBody []string
+		noBody   []string
+	}{
+		{"html/browser", "text/html,application/xhtml+xml,*/*;q=0.8", page, unauthorized, "text/html; charset=utf-8",
+			[]string{`<p id="e">401 Unauthorized invalid_token: bad &lt;script&gt;alert(1)&lt;/script&gt;  token </p>`}, []string{"<script>"}},
+		{"json/api-client", "application/json", page, unauthorized, "application/json", []string{`"error":"invalid_token"`}, []string{"<p"}},
+		{"json/no-accept", "", page, unauthorized, "application/json", []string{`"error":"invalid_token"`}, nil},
+		{"json/broken-template", "text/html", broken, unauthorized, "application/json", []string{`"error":"invalid_token"`}, nil},
+		{"html/internal-error-hides-cause", "text/html", page, errors.New("db password=hunter2"), "text/html; charset=utf-8",
+			[]string{"500 Internal Server Error server_error"}, []string{"hunter2"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := httptest.NewRequest(http.MethodGet, "/oauth2/callback", nil)
+			if tc.accept != "" {
+				r.Header.Set("Accept", tc.accept)
+			}
+			w := httptest.NewRecorder()
+			httpx.WriteErrorPage(w, r, discardLog(), tc.err, tc.page)
+			oe, _ := oauth.As(tc.err)
+			wantStatus := http.StatusInternalServerError
+			if oe != nil {
+				wantStatus = oe.Status
+			}
+			if w.Code != wantStatus {
+				t.Errorf("status %d, want %d", w.Code, wantStatus)
+			}
+			if got := w.Header().Get("Content-Type"); !strings.HasPrefix(got, tc.wantType) {
+				t.Errorf("Content-Type %q, want %q", got, tc.wantType)
+			}
+			if wantStatus == http.StatusUnauthorized && w.Header().Get("WWW-Authenticate") == "" {
+				t.Error("no WWW-Authenticate on a 401 page")
+			}
+			body := w.Body.String()
+			for _, s := range tc.wantBody {
+				if !strings.Contains(body, s) {
+					t.Errorf("body %q lacks %q", body, s)
+				}
+			}
+			for _, s := range tc.noBody {
+				if strings.Contains(body, s) {
+					t.Errorf("body %q contains %q", body, s)
+				}
+			}
+		})
+	}
 }
