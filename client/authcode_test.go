@@ -2,6 +2,10 @@ package client_test
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"net/url"
 	"testing"
@@ -139,11 +143,31 @@ func TestVerifyIDToken(t *testing.T) {
 		"no sub":              sign(key, claims(func(c map[string]any) { delete(c, "sub") })),
 		"wrong nonce":         sign(key, claims(func(c map[string]any) { c["nonce"] = "n-2" })),
 		"no nonce":            sign(key, claims(func(c map[string]any) { delete(c, "nonce") })),
+		"no iss":              sign(key, claims(func(c map[string]any) { delete(c, "iss") })),
+		"no aud":              sign(key, claims(func(c map[string]any) { delete(c, "aud") })),
+		"no exp":              sign(key, claims(func(c map[string]any) { delete(c, "exp") })),
 		"alg none":            "eyJhbGciOiJub25lIn0." + "e30.",
-		"not a JWT":           "x",
+		// An HMAC token keyed with the issuer's public key bytes: the
+		// key-confusion attack; HS256 is never on the allow-list.
+		"alg HS256": hs256(t, claims(nil), []byte(env.Issuer)),
+		"not a JWT": "x",
 	} {
 		if _, err := cfg.VerifyIDToken(ctx, raw, "n-1"); !errors.Is(err, client.ErrIDToken) {
 			t.Errorf("%s: %v, want ErrIDToken", name, err)
 		}
 	}
+}
+
+// hs256 signs claims with HMAC-SHA256 under secret, by hand: no library
+// of the project will make one.
+func hs256(t *testing.T, claims map[string]any, secret []byte) string {
+	t.Helper()
+	payload, err := json.Marshal(claims)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"HS256","typ":"JWT"}`)) + "." + base64.RawURLEncoding.EncodeToString(payload)
+	m := hmac.New(sha256.New, secret)
+	m.Write([]byte(in))
+	return in + "." + base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
