@@ -26,7 +26,14 @@ const (
 // the admin scope, and registration in mode (empty: disabled).
 func startAdmin(t *testing.T, mode string, mutate ...func(*authserver.Config)) *testenv.Env {
 	t.Helper()
-	return testenv.Start(t, testenv.Options{Config: func(c *authserver.Config) {
+	return startAdminWith(t, testenv.Options{}, mode, mutate...)
+}
+
+// startAdminWith is startAdmin with further Start options (opts.Config
+// is replaced; use mutate).
+func startAdminWith(t *testing.T, opts testenv.Options, mode string, mutate ...func(*authserver.Config)) *testenv.Env {
+	t.Helper()
+	opts.Config = func(c *authserver.Config) {
 		c.Admin.TokenHashes = append(c.Admin.TokenHashes, admin.HashToken(adminToken))
 		c.Admin.Registration = admin.Registration{
 			Mode: mode, Profile: clients.ProfileStandard, Scopes: oauth.NewScopes("openid", "profile", "email", "offline_access", "api"),
@@ -39,12 +46,19 @@ func startAdmin(t *testing.T, mode string, mutate ...func(*authserver.Config)) *
 		for _, m := range mutate {
 			m(c)
 		}
-	}})
+	}
+	return testenv.Start(t, opts)
 }
 
 // call sends a JSON request with an Authorization header (none when auth
 // is empty) and decodes the JSON answer into out.
 func call(t *testing.T, env *testenv.Env, method, path, auth string, body, out any) *http.Response {
+	t.Helper()
+	return callAt(t, env, env.URL, method, path, auth, nil, body, out)
+}
+
+// callAt is call to base (such as env.AdminURL) with extra headers.
+func callAt(t *testing.T, env *testenv.Env, base, method, path, auth string, hdr http.Header, body, out any) *http.Response {
 	t.Helper()
 	var rd io.Reader
 	if body != nil {
@@ -54,9 +68,12 @@ func call(t *testing.T, env *testenv.Env, method, path, auth string, body, out a
 		}
 		rd = bytes.NewReader(b)
 	}
-	req, err := http.NewRequest(method, env.URL+path, rd)
+	req, err := http.NewRequest(method, base+path, rd)
 	if err != nil {
 		t.Fatal(err)
+	}
+	for k, v := range hdr {
+		req.Header[k] = v
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")

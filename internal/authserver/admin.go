@@ -3,6 +3,7 @@ package authserver
 import (
 	"context"
 	"crypto/sha256"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -24,6 +25,12 @@ type AdminConfig struct {
 	// Listen is a separate listener for the admin API; when set, /admin/
 	// is served only there.
 	Listen string
+	// BaseURL is the external URL of the Listen listener (no trailing
+	// '/'): the admin API is served under its path, and a DPoP proof on
+	// an admin call names its origin plus the request path as htu. Empty
+	// means the issuer's URL, so only a proxy that keeps the issuer's
+	// host in front of Listen can satisfy DPoP. Ignored without Listen.
+	BaseURL string
 	// Registration is the RFC 7591 policy; a zero value disables it.
 	Registration admin.Registration
 }
@@ -64,7 +71,8 @@ func (k adminKeys) Rotate(ctx context.Context, publishAhead, retireAfter time.Du
 
 // adminTokens checks access tokens on admin calls with the token
 // package's protected-resource check of the current key view. A DPoP
-// proof's htu is the issuer's origin plus the request path.
+// proof's htu is origin plus the request path: the issuer's origin, or
+// that of Admin.BaseURL when the admin API has a listener of its own.
 type adminTokens struct {
 	s      *Server
 	origin string
@@ -90,8 +98,23 @@ func (s *Server) Admin() *admin.Service { return s.admin }
 // when the admin API is on the main listener.
 func (s *Server) AdminHandler() http.Handler { return s.adminHandler }
 
-// newAdminService builds the admin service of s.
-func newAdminService(s *Server, cfg Config, registry *clients.Registry, iss *url.URL) *admin.Service {
+// adminURL is the external URL of the admin API's listener:
+// Admin.BaseURL when the API has its own listener and that is set, else
+// the issuer.
+func adminURL(cfg Config, iss *url.URL) (*url.URL, error) {
+	if cfg.Admin.Listen == "" || cfg.Admin.BaseURL == "" {
+		return iss, nil
+	}
+	u, err := url.Parse(cfg.Admin.BaseURL)
+	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+		return nil, fmt.Errorf("authserver: invalid admin base URL %q", cfg.Admin.BaseURL)
+	}
+	return u, nil
+}
+
+// newAdminService builds the admin service of s; adminURL is where its
+// API is reached (see adminURL).
+func newAdminService(s *Server, cfg Config, registry *clients.Registry, adminURL *url.URL) *admin.Service {
 	static := map[string]bool{}
 	for _, c := range cfg.Clients {
 		static[c.Client.ID] = true
@@ -99,7 +122,7 @@ func newAdminService(s *Server, cfg Config, registry *clients.Registry, iss *url
 	return &admin.Service{
 		Store: s.store, Clients: registry, Static: static,
 		TokenHashes: cfg.Admin.TokenHashes, Scope: cfg.Admin.Scope,
-		Tokens: adminTokens{s: s, origin: origin(iss)}, Keys: adminKeys{s},
+		Tokens: adminTokens{s: s, origin: origin(adminURL)}, Keys: adminKeys{s},
 		Audit: s.audit, Registration: cfg.Admin.Registration, Now: cfg.Now,
 		AccessTokenTTL: cfg.AccessTokenTTL,
 	}

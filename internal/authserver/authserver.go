@@ -100,7 +100,11 @@ func New(ctx context.Context, cfg Config, st *store.Store, log *slog.Logger) (*S
 		s.audit(ctx, &store.AuditEvent{Action: "client.auth_failed", Actor: "client:" + claimed, Target: "client:" + claimed,
 			Outcome: "failure", Details: []byte(`{"reason":"` + reason + `"}`)})
 	}
-	s.admin = newAdminService(s, cfg, registry, iss)
+	aURL, err := adminURL(cfg, iss)
+	if err != nil {
+		return nil, err
+	}
+	s.admin = newAdminService(s, cfg, registry, aURL)
 
 	rl := func(n int) *httpx.RateLimiter {
 		if n <= 0 {
@@ -210,8 +214,9 @@ func New(ctx context.Context, cfg Config, st *store.Store, log *slog.Logger) (*S
 	if cfg.Admin.Listen == "" {
 		s.admin.Mount(mux, base, wrap, false)
 	} else {
+		// The admin listener serves under the path of its own URL.
 		amux := http.NewServeMux()
-		s.admin.Mount(amux, base, wrap, false)
+		s.admin.Mount(amux, strings.TrimSuffix(aURL.Path, "/"), wrap, false)
 		s.adminHandler = httpx.RequestIDs(httpx.SecurityHeaders(certs.Strip(amux)))
 	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {

@@ -23,6 +23,8 @@ type Admin struct {
 	Scope string `yaml:"scope"`
 	// Listen is a separate address for the admin API; when set, /admin/ is served only there and no longer on listen.
 	Listen string `yaml:"listen"`
+	// BaseURL is the external URL of the admin.listen listener as admin clients reach it (https; plain http only on a loopback host), without a trailing '/'. The admin API is served under its path, and a DPoP proof on an admin call must name it plus /admin/... as htu. Empty means the issuer's URL; it needs admin.listen.
+	BaseURL string `yaml:"base_url"`
 	// Registration configures Dynamic Client Registration (RFC 7591) and client management (RFC 7592) at /register.
 	Registration AdminRegistration `yaml:"registration"`
 }
@@ -73,6 +75,14 @@ func (v *validator) admin() {
 			v.add("admin.listen", "port must be a number from 1 to 65535")
 		} else if a.Listen == v.f.Listen {
 			v.add("admin.listen", "must differ from listen")
+		}
+	}
+	if a.BaseURL != "" {
+		if u, ok := v.publicURL("admin.base_url", a.BaseURL, true); ok && u.Scheme != "https" && v.f.tlsConfigured() {
+			v.add("admin.base_url", "must use https when tls is configured (the admin listener serves TLS too)")
+		}
+		if a.Listen == "" {
+			v.add("admin.base_url", "needs admin.listen: on the main listener the admin API is reached at the issuer's URL")
 		}
 	}
 	r := a.Registration

@@ -59,7 +59,7 @@ func (f *File) AuthServer() (authserver.Config, error) {
 	}
 	cfg.DeviceCodeTTL, cfg.DevicePollInterval = t.DeviceCodeTTL, t.DevicePollInterval
 	cfg.Admin.TokenHashes, cfg.Admin.Registration = f.adminConfig(f.Issuer)
-	cfg.Admin.Scope, cfg.Admin.Listen = f.Admin.Scope, f.Admin.Listen
+	cfg.Admin.Scope, cfg.Admin.Listen, cfg.Admin.BaseURL = f.Admin.Scope, f.Admin.Listen, f.Admin.BaseURL
 	cfg.TrustedProxies, _ = parsePrefixes(f.MTLS.TrustedProxies)
 	if f.DPoP.NonceSecret != "" {
 		cfg.DPoPNonceSecret = []byte(f.DPoP.NonceSecret)

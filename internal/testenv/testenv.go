@@ -75,6 +75,10 @@ type Env struct {
 	// MTLSURL is the base URL of the dedicated mutual-TLS listener, empty
 	// unless Options.MTLS.
 	MTLSURL string
+	// AdminURL is the base URL of the separate admin API listener
+	// (admin.listen, with admin.base_url set to it), empty unless
+	// Options.AdminListener; requests to /admin/... go there.
+	AdminURL string
 	// CA issued the server's TLS certificate and the MTLSClient
 	// certificate, and is the server's client CA.
 	CA *testca.CA
@@ -128,8 +132,14 @@ func (e *Env) DPoPKey(t testing.TB, client string) *jose.PrivateKey {
 // set.
 func (e *Env) Proof(t testing.TB, client, method, path, accessToken, nonce string) string {
 	t.Helper()
+	return e.ProofURL(t, client, method, e.Issuer+path, accessToken, nonce)
+}
+
+// ProofURL is Proof for an absolute URL as htu, such as one on AdminURL.
+func (e *Env) ProofURL(t testing.TB, client, method, u, accessToken, nonce string) string {
+	t.Helper()
 	p, err := dpop.NewProof(e.DPoPKey(t, client), dpop.ProofParams{
-		Method: method, URL: e.Issuer + path, AccessToken: accessToken, Nonce: nonce,
+		Method: method, URL: u, AccessToken: accessToken, Nonce: nonce,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -157,6 +167,11 @@ type Options struct {
 	// MTLS also runs the dedicated mutual-TLS listener (implies TLS) and
 	// advertises it in mtls_endpoint_aliases.
 	MTLS bool
+	// AdminListener runs the admin API on a listener of its own
+	// (Config.Admin.Listen) at Env.AdminURL, which is also
+	// Config.Admin.BaseURL; Options.Config may clear BaseURL to test the
+	// default.
+	AdminListener bool
 	// Store, when set, opens the server's store (and arranges its
 	// cleanup); it takes precedence over SQLite. StartNodes calls it once
 	// per node, so each node has its own connections to shared back
@@ -248,6 +263,14 @@ func startNode(t testing.TB, opts Options, first *Env) *Env {
 		env.MTLSURL = "https://" + mln.Addr().String()
 		cfg.MTLSListen, cfg.MTLSBaseURL = mln.Addr().String(), env.MTLSURL
 	}
+	var aln net.Listener
+	if opts.AdminListener {
+		if aln, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+			t.Fatal(err)
+		}
+		env.AdminURL = scheme + aln.Addr().String()
+		cfg.Admin.Listen, cfg.Admin.BaseURL = aln.Addr().String(), env.AdminURL
+	}
 	if first == nil {
 		env.ClientCerts[MTLSClient] = env.CA.Issue(testca.Options{Subject: pkix.Name{CommonName: MTLSClient}, DNS: []string{MTLSClientDNS}})
 		env.ClientCerts[SelfSignedClient] = testca.SelfSigned(testca.Options{Subject: pkix.Name{CommonName: SelfSignedClient}})
@@ -325,24 +348,34 @@ func startNode(t testing.TB, opts Options, first *Env) *Env {
 		t.Fatal(err)
 	}
 	env.Server = srv
-	hs := &httptest.Server{Listener: ln, Config: &http.Server{Handler: srv.Handler()}}
-	if opts.TLS {
-		hs.TLS = env.serverTLS(tls.RequestClientCert)
-		hs.StartTLS()
-	} else {
-		hs.Start()
-	}
-	t.Cleanup(hs.Close)
+	env.serve(t, ln, srv.Handler(), opts.TLS, tls.RequestClientCert)
 	if mln != nil {
-		ms := &httptest.Server{Listener: mln, Config: &http.Server{Handler: srv.MTLSHandler()}, TLS: env.serverTLS(tls.RequireAnyClientCert)}
-		ms.StartTLS()
-		t.Cleanup(ms.Close)
+		env.serve(t, mln, srv.MTLSHandler(), true, tls.RequireAnyClientCert)
+	}
+	if aln != nil {
+		if srv.AdminHandler() == nil {
+			t.Fatal("testenv: AdminListener, but the server has no admin handler (Config cleared Admin.Listen?)")
+		}
+		env.serve(t, aln, srv.AdminHandler(), opts.TLS, tls.RequestClientCert)
 	}
 	env.HTTP = NewBrowser()
 	if opts.TLS {
 		env.HTTP.Transport = env.Transport(nil)
 	}
 	return env
+}
+
+// serve serves h on ln until the test ends, with TLS (and clientAuth)
+// when useTLS.
+func (e *Env) serve(t testing.TB, ln net.Listener, h http.Handler, useTLS bool, clientAuth tls.ClientAuthType) {
+	hs := &httptest.Server{Listener: ln, Config: &http.Server{Handler: h}}
+	if useTLS {
+		hs.TLS = e.serverTLS(clientAuth)
+		hs.StartTLS()
+	} else {
+		hs.Start()
+	}
+	t.Cleanup(hs.Close)
 }
 
 // serverTLS is the server side of the test listeners: Bulwark's TLS
