@@ -44,7 +44,14 @@ type Service struct {
 	// DevicePollInterval is the polling interval given to devices; zero
 	// means DefaultDevicePollInterval.
 	DevicePollInterval time.Duration
+	// GrantTTL is the lifetime of the grant recorded with each code (the
+	// refresh-token lifetime); zero means DefaultGrantTTL.
+	GrantTTL time.Duration
 }
+
+// DefaultGrantTTL is the grant lifetime when Service.GrantTTL is zero,
+// the token endpoint's default refresh-token lifetime.
+const DefaultGrantTTL = 30 * 24 * time.Hour
 
 // PushRequest is a pushed authorization request, parsed by the handler.
 type PushRequest struct {
@@ -363,6 +370,20 @@ func (s *Service) complete(ctx context.Context, handle string, a oauth.Approval)
 	})
 	if err != nil {
 		return "", oauth.ServerError(err)
+	}
+	// The grant is recorded with the code, not when the code is redeemed:
+	// revoking the user's consent for the client (RevokeAll) then also
+	// revokes codes issued but not yet redeemed, which the token endpoint
+	// refuses.
+	ttl := s.GrantTTL
+	if ttl <= 0 {
+		ttl = DefaultGrantTTL
+	}
+	if err := s.Store.Grants.Put(ctx, &store.Grant{
+		ID: grantID, ClientID: c.ID, Subject: a.Subject, Scopes: scopes.String(),
+		AuthTime: a.AuthTime, CreatedAt: now, ExpiresAt: now.Add(ttl),
+	}); err != nil {
+		return "", storeError(err)
 	}
 	// FAPI 2.0 SP §5.4.1-4 / RFC 6749 §10.10: codes carry 256 random bits.
 	code := randomToken()

@@ -119,6 +119,7 @@ func New(ctx context.Context, cfg Config, st *store.Store, log *slog.Logger) (*S
 		Clients: registry, Store: st, Issuer: cfg.Issuer,
 		PARTTL: cfg.PARTTL, LoginTTL: cfg.LoginTTL, Metrics: metrics, Now: cfg.Now, DPoP: proofs,
 		VerificationURI: cfg.Issuer + discovery.PathDevice, DeviceCodeTTL: cfg.DeviceCodeTTL, DevicePollInterval: cfg.DevicePollInterval,
+		GrantTTL: cfg.RefreshTokenTTL,
 	}
 	base := strings.TrimSuffix(iss.Path, "/")
 	pages := &login.Pages{

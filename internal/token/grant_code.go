@@ -64,13 +64,25 @@ func (codeGrant) Exchange(ctx context.Context, s *Service, c *clients.Client, re
 	if d.DPoPJKT != "" && subtle.ConstantTimeCompare([]byte(d.DPoPJKT), []byte(cnf.JKT)) != 1 {
 		return nil, oauth.New(oauth.ErrInvalidDPoPProof, "the DPoP key does not match the one the authorization request was bound to")
 	}
-	now := s.now()
-	g := &store.Grant{
-		ID: rec.GrantID, ClientID: c.ID, Subject: d.Subject, Scopes: d.Scopes.String(),
-		AuthTime: d.AuthTime, CreatedAt: now, ExpiresAt: now.Add(s.ttl(s.RefreshTokenTTL, 30*24*time.Hour)),
-	}
-	if err := s.Store.Grants.Put(ctx, g); err != nil {
+	// The grant was recorded with the code; a consent revoked since (or
+	// a client deleted) revoked it, and the code with it.
+	g, err := s.Store.Grants.Get(ctx, rec.GrantID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		// A code of a node that records grants only at redemption (a
+		// rolling upgrade): record it now, as that node would have.
+		now := s.now()
+		g = &store.Grant{
+			ID: rec.GrantID, ClientID: c.ID, Subject: d.Subject, Scopes: d.Scopes.String(),
+			AuthTime: d.AuthTime, CreatedAt: now, ExpiresAt: now.Add(s.ttl(s.RefreshTokenTTL, 30*24*time.Hour)),
+		}
+		if err := s.Store.Grants.Put(ctx, g); err != nil {
+			return nil, storeError(err)
+		}
+	case err != nil:
 		return nil, storeError(err)
+	case g.Revoked || g.ClientID != c.ID || g.Subject != d.Subject:
+		return nil, oauth.InvalidGrant("the authorization was revoked")
 	}
 	return &Issue{
 		Subject: d.Subject, Scopes: d.Scopes, GrantID: rec.GrantID, AuthTime: d.AuthTime,
