@@ -3,9 +3,6 @@ package main
 import (
 	"context"
 	"io"
-	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -17,32 +14,21 @@ import (
 
 // newBFFCommand is "bulwark bff".
 func newBFFCommand(env config.Env) *cobra.Command {
-	var path string
-	cmd := &cobra.Command{
-		Use:   "bff",
-		Short: "Run the Backend-for-Frontend: browser login and API proxy with tokens kept server-side",
-		Long: "Run the BFF of the configuration's bff section until SIGINT or SIGTERM, then shut down\n" +
-			"gracefully. Browsers sign in at /oauth2/start (OpenID Connect with PAR, PKCE and DPoP\n" +
-			"as the provider offers), hold only an HttpOnly session cookie, and call the configured\n" +
+	return roleCommand(env, "bff", "Run the Backend-for-Frontend: browser login and API proxy with tokens kept server-side",
+		"Run the BFF of the configuration's bff section until SIGINT or SIGTERM, then shut down\n"+
+			"gracefully. Browsers sign in at /oauth2/start (OpenID Connect with PAR, PKCE and DPoP\n"+
+			"as the provider offers), hold only an HttpOnly session cookie, and call the configured\n"+
 			"API routes, to which the BFF adds the access token and a DPoP proof.",
-		Args: noArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runBFF(cmd.Context(), env, path, cmd.ErrOrStderr())
-		},
-	}
-	cmd.Flags().StringVar(&path, "config", "", "YAML configuration `file` with a bff section")
-	return cmd
+		runBFF)
 }
 
 // runBFF loads and checks the configuration, opens the session store,
-// and serves until ctx is cancelled or a signal arrives.
+// and serves until ctx is cancelled (roleCommand cancels it on a signal).
 func runBFF(ctx context.Context, env config.Env, path string, stderr io.Writer) error {
 	f, cfg, logger, err := loadRole(env, path, stderr, (*config.File).BFFConfig)
 	if err != nil {
 		return err
 	}
-	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
-	defer stop()
 
 	var st bff.Stores
 	switch f.BFF.SessionStore {

@@ -3,9 +3,6 @@ package main
 import (
 	"context"
 	"io"
-	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -17,37 +14,22 @@ import (
 
 // newGatewayCommand is "bulwark gateway".
 func newGatewayCommand(env config.Env) *cobra.Command {
-	var path string
-	cmd := &cobra.Command{
-		Use:   "gateway",
-		Short: "Run the API gateway: FAPI 2.0 token checks in front of any HTTP API",
-		Long: "Run the reverse proxy of the configuration's gateway section until SIGINT or SIGTERM,\n" +
-			"then shut down gracefully. Every request needs a sender-constrained access token of the\n" +
-			"configured issuer (DPoP or mTLS), the route's scopes and audience, and its policy's\n" +
+	return roleCommand(env, "gateway", "Run the API gateway: FAPI 2.0 token checks in front of any HTTP API",
+		"Run the reverse proxy of the configuration's gateway section until SIGINT or SIGTERM,\n"+
+			"then shut down gracefully. Every request needs a sender-constrained access token of the\n"+
+			"configured issuer (DPoP or mTLS), the route's scopes and audience, and its policy's\n"+
 			"approval before it is passed to the route's upstream.",
-		Args: noArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runGateway(cmd.Context(), env, path, cmd.ErrOrStderr())
-		},
-	}
-	cmd.Flags().StringVar(&path, "config", "", "YAML configuration `file` with a gateway section")
-	return cmd
+		runGateway)
 }
 
 // runGateway loads and checks the configuration, opens the replay store,
-// and serves until ctx is cancelled or a signal arrives.
+// and serves until ctx is cancelled (roleCommand cancels it on a signal).
 func runGateway(ctx context.Context, env config.Env, path string, stderr io.Writer) error {
 	f, cfg, logger, err := loadRole(env, path, stderr, (*config.File).GatewayConfig)
 	if err != nil {
 		return err
 	}
 
-	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	go func() {
-		<-ctx.Done()
-		stop()
-	}()
 	// Without a shared store the proof identifiers stay in this process:
 	// enough for one gateway, not for several behind a load balancer.
 	var st *store.Store
