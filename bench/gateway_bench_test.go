@@ -1,24 +1,17 @@
 package bench
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/bulwarkauth/bulwark/internal/config"
 	"github.com/bulwarkauth/bulwark/internal/dpop"
-	"github.com/bulwarkauth/bulwark/internal/gateway"
 	"github.com/bulwarkauth/bulwark/internal/store/memory"
-	"github.com/bulwarkauth/bulwark/internal/telemetry"
 	"github.com/bulwarkauth/bulwark/internal/testenv"
 )
 
@@ -55,22 +48,7 @@ gateway:
   routes:
     - {name: accounts, path_prefix: /accounts, upstream: %s, scopes: [accounts]}
 `, base, env.URL, base, up.URL)
-	file := filepath.Join(b.TempDir(), "gateway.yaml")
-	if err := os.WriteFile(file, []byte(yaml), 0o600); err != nil {
-		b.Fatal(err)
-	}
-	f, err := config.Load(file, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	cfg, err := f.GatewayConfig()
-	if err != nil {
-		b.Fatal(err)
-	}
-	gw, err := gateway.New(context.Background(), cfg, memory.New(), telemetry.NewLogger(io.Discard, slog.LevelWarn))
-	if err != nil {
-		b.Fatal(err)
-	}
+	gw := testenv.NewGateway(b, yaml, memory.New())
 	form := env.AssertionForm(b, testenv.FAPIClient)
 	form.Set("grant_type", "client_credentials")
 	form.Set("scope", "accounts")

@@ -7,7 +7,6 @@ import (
 	"encoding/pem"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -18,7 +17,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bulwarkauth/bulwark/internal/config"
 	"github.com/bulwarkauth/bulwark/internal/dpop"
 	"github.com/bulwarkauth/bulwark/internal/gateway"
 	"github.com/bulwarkauth/bulwark/internal/jose"
@@ -26,7 +24,6 @@ import (
 	"github.com/bulwarkauth/bulwark/internal/store"
 	"github.com/bulwarkauth/bulwark/internal/store/memory"
 	"github.com/bulwarkauth/bulwark/internal/store/redis"
-	"github.com/bulwarkauth/bulwark/internal/telemetry"
 	"github.com/bulwarkauth/bulwark/internal/testenv"
 	"github.com/bulwarkauth/bulwark/internal/testenv/services"
 	"github.com/bulwarkauth/bulwark/internal/testenv/testca"
@@ -70,27 +67,7 @@ func gwStart(t *testing.T, ln net.Listener, scheme, yaml string, st *store.Store
 
 func gwStartAt(t *testing.T, ln net.Listener, base, yaml string, st *store.Store) *gwGateway {
 	t.Helper()
-	yaml = strings.ReplaceAll(yaml, "{{base}}", base)
-	file := filepath.Join(t.TempDir(), "gateway.yaml")
-	if err := os.WriteFile(file, []byte(yaml), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	f, err := config.Load(file, nil)
-	if err != nil {
-		t.Fatalf("load:\n%v", err)
-	}
-	cfg, err := f.GatewayConfig()
-	if err != nil {
-		t.Fatalf("gateway config:\n%v", err)
-	}
-	var w io.Writer = io.Discard
-	if os.Getenv("BULWARK_TEST_LOG") != "" {
-		w = os.Stderr
-	}
-	gw, err := gateway.New(context.Background(), cfg, st, telemetry.NewLogger(w, slog.LevelDebug))
-	if err != nil {
-		t.Fatal(err)
-	}
+	gw := testenv.NewGateway(t, strings.ReplaceAll(yaml, "{{base}}", base), st)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- gw.Serve(ctx, ln) }()

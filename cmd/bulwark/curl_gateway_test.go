@@ -1,11 +1,8 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -14,9 +11,6 @@ import (
 	"testing"
 
 	"github.com/bulwarkauth/bulwark/client"
-	"github.com/bulwarkauth/bulwark/internal/config"
-	"github.com/bulwarkauth/bulwark/internal/gateway"
-	"github.com/bulwarkauth/bulwark/internal/telemetry"
 	"github.com/bulwarkauth/bulwark/internal/testenv"
 )
 
@@ -35,7 +29,6 @@ func startGateway(t *testing.T, srv *testenv.Env) string {
 	t.Cleanup(up.Close)
 	gwSrv := httptest.NewUnstartedServer(nil)
 	base := "http://" + gwSrv.Listener.Addr().String()
-	file := filepath.Join(t.TempDir(), "gateway.yaml")
 	yaml := fmt.Sprintf(`
 gateway:
   listen: 127.0.0.1:0
@@ -46,21 +39,7 @@ gateway:
     - {name: api, path_prefix: /api, upstream: %s}
     - {name: open, path_prefix: /open, upstream: %s, allow_bearer: true}
 `, base, srv.URL, srv.URL, up.URL, up.URL)
-	if err := os.WriteFile(file, []byte(yaml), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	f, err := config.Load(file, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := f.GatewayConfig()
-	if err != nil {
-		t.Fatal(err)
-	}
-	gw, err := gateway.New(context.Background(), cfg, nil, telemetry.NewLogger(io.Discard, slog.LevelInfo))
-	if err != nil {
-		t.Fatal(err)
-	}
+	gw := testenv.NewGateway(t, yaml, nil)
 	gwSrv.Config.Handler = gw.Handler()
 	gwSrv.Start()
 	t.Cleanup(gwSrv.Close)
