@@ -316,6 +316,25 @@ func TestDeviceDenied(t *testing.T) {
 	}
 }
 
+// TestDeviceRevokedBeforePoll: an approval whose grant is revoked before
+// the device polls (a consent revoked, a client deleted: the
+// Grants.RevokeAll cascade) yields no tokens. The grant is recorded with
+// the approval, so the cascade reaches it.
+func TestDeviceRevokedBeforePoll(t *testing.T) {
+	env, _ := startDevice(t, nil)
+	db := deviceAuthorize(t, env, "openid")
+	approveDevice(t, env, testenv.NewBrowser(), db.UserCode, "approve")
+	u, err := env.Store.Users.GetByUsername(t.Context(), testenv.UserName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := env.Store.Grants.RevokeAll(t.Context(), testenv.PublicClient, u.Subject); err != nil {
+		t.Fatal(err)
+	}
+	resp, tb := pollDevice(t, env, testenv.PublicClient, db.DeviceCode, nil)
+	wantPoll(t, resp, tb, "invalid_grant")
+}
+
 // TestDeviceExpiry: past expires_in the device hears expired_token and the
 // page no longer takes the code.
 func TestDeviceExpiry(t *testing.T) {

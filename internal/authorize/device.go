@@ -182,6 +182,23 @@ func (s *Service) DecideDevice(ctx context.Context, userCode string, approve boo
 	status := store.DeviceDenied
 	if approve {
 		status = store.DeviceApproved
+		// The grant is recorded with the approval (as with a code), so a
+		// consent revoked before the device polls revokes it too. It is
+		// written first: a failed write leaves the device pending, never
+		// approved without its grant; a grant whose approval then loses
+		// to another decision is never used.
+		now := s.now()
+		ttl := s.GrantTTL
+		if ttl <= 0 {
+			ttl = DefaultGrantTTL
+		}
+		err := s.Store.Grants.Put(ctx, &store.Grant{
+			ID: store.DeviceGrantID(hash), ClientID: rec.ClientID, Subject: a.Subject, Scopes: rec.Scopes,
+			AuthTime: a.AuthTime, CreatedAt: now, ExpiresAt: now.Add(ttl),
+		})
+		if err != nil && !errors.Is(err, store.ErrConflict) {
+			return storeError(err)
+		}
 	}
 	err = s.Store.DeviceCodes.Decide(ctx, hash, status, a.Subject, a.AuthTime)
 	switch {

@@ -33,6 +33,16 @@ func Hash(secret string) string {
 	return base64.RawURLEncoding.EncodeToString(sum[:])
 }
 
+// DeviceGrantID is the ID of the grant behind the device authorization
+// whose device code hashes to deviceCodeHash. The user's approval
+// records the grant under it and the poll that turns the approval into
+// tokens finds it there, so a consent revoked in between (Grants.RevokeAll)
+// is seen; derived, it needs no column of its own. It reveals nothing of
+// the device code.
+func DeviceGrantID(deviceCodeHash string) string {
+	return "device." + Hash("grant:"+deviceCodeHash)
+}
+
 // Store bundles the aggregates one back end (or a combination of back ends)
 // provides. Every field must be non-nil.
 type Store struct {

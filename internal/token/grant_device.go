@@ -84,12 +84,24 @@ func (deviceGrant) Exchange(ctx context.Context, s *Service, c *clients.Client, 
 	if !ok {
 		return nil, oauth.ServerError(errors.New("token: stored device scopes do not parse"))
 	}
-	g := &store.Grant{
-		ID: randomToken(32), ClientID: c.ID, Subject: d.Subject, Scopes: scopes.String(),
-		AuthTime: d.AuthTime, CreatedAt: now, ExpiresAt: now.Add(s.ttl(s.RefreshTokenTTL, 30*24*time.Hour)),
-	}
-	if err := s.Store.Grants.Put(ctx, g); err != nil {
+	// The grant was recorded with the approval; a consent revoked since
+	// revoked it, and the approval with it.
+	g, err := s.Store.Grants.Get(ctx, store.DeviceGrantID(hash))
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		// Approved by a node that records the grant only here (a rolling
+		// upgrade): record it now, as that node would have.
+		g = &store.Grant{
+			ID: store.DeviceGrantID(hash), ClientID: c.ID, Subject: d.Subject, Scopes: scopes.String(),
+			AuthTime: d.AuthTime, CreatedAt: now, ExpiresAt: now.Add(s.ttl(s.RefreshTokenTTL, 30*24*time.Hour)),
+		}
+		if err := s.Store.Grants.Put(ctx, g); err != nil {
+			return nil, storeError(err)
+		}
+	case err != nil:
 		return nil, storeError(err)
+	case g.Revoked || g.ClientID != c.ID || g.Subject != d.Subject:
+		return nil, oauth.InvalidGrant("the authorization was revoked")
 	}
 	return &Issue{
 		Subject: d.Subject, Scopes: scopes, GrantID: g.ID, AuthTime: d.AuthTime,
