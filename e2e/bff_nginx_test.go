@@ -5,12 +5,10 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -139,15 +137,7 @@ func startNginx(t *testing.T, ca *testca.CA, bffURL, upstreamURL string) string 
 // nothing; with one, the upstream gets the identity headers.
 func TestBFFNginxAuthRequest(t *testing.T) {
 	f := startBFF(t, bffOptions{})
-	var mu sync.Mutex
-	var seen []http.Header
-	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		seen = append(seen, r.Header.Clone())
-		mu.Unlock()
-		w.Write([]byte("app"))
-	}))
-	t.Cleanup(app.Close)
+	app, seenBy := recordingUpstream(t, "app")
 	front := startNginx(t, f.env.CA, f.url, app.URL)
 	browser := f.browser()
 
@@ -155,11 +145,9 @@ func TestBFFNginxAuthRequest(t *testing.T) {
 	if resp.StatusCode != http.StatusUnauthorized {
 		t.Errorf("without a session: %d, want 401", resp.StatusCode)
 	}
-	mu.Lock()
-	if len(seen) != 0 {
+	if seen := seenBy(); len(seen) != 0 {
 		t.Error("the upstream was reached without a session")
 	}
-	mu.Unlock()
 
 	// Sign in through nginx's /oauth2/ location: cookies are per host, not
 	// per port, so the BFF's cookie also goes to nginx's origin.
@@ -168,8 +156,7 @@ func TestBFFNginxAuthRequest(t *testing.T) {
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("with a session: %d", resp.StatusCode)
 	}
-	mu.Lock()
-	defer mu.Unlock()
+	seen := seenBy()
 	if len(seen) != 1 {
 		t.Fatalf("upstream saw %d requests", len(seen))
 	}

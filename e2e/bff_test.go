@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -189,6 +190,42 @@ func (f *bffFixture) signIn(t *testing.T, browser *http.Client, rd string) *http
 	t.Helper()
 	cb := f.authorize(t, browser, rd)
 	return get(t, browser, cb)
+}
+
+// signedInSession signs a fresh browser in and returns it with its
+// session cookie and the stored session record.
+func (f *bffFixture) signedInSession(t *testing.T) (*http.Client, *http.Cookie, *store.WebSession) {
+	t.Helper()
+	browser := f.browser()
+	f.signIn(t, browser, "/")
+	sc := sessionCookie(browser, f.url)
+	if sc == nil {
+		t.Fatal("no session cookie after sign-in")
+	}
+	s, err := f.stores.Sessions.Get(t.Context(), store.Hash(sc.Value))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return browser, sc, s
+}
+
+// recordingUpstream answers body and records the headers of every request.
+func recordingUpstream(t *testing.T, body string) (*httptest.Server, func() []http.Header) {
+	t.Helper()
+	var mu sync.Mutex
+	var seen []http.Header
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		seen = append(seen, r.Header.Clone())
+		mu.Unlock()
+		w.Write([]byte(body))
+	}))
+	t.Cleanup(srv.Close)
+	return srv, func() []http.Header {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(seen)
+	}
 }
 
 // authorize runs start, login and consent and returns the callback URL
@@ -373,13 +410,7 @@ func TestBFFConcurrentRefresh(t *testing.T) {
 	for name, stores := range map[string]func(*testing.T) bff.Stores{"memory": memoryStores, "redis": redisStores} {
 		t.Run(name, func(t *testing.T) {
 			f := startBFF(t, bffOptions{atTTL: time.Minute, stores: stores})
-			browser := f.browser()
-			f.signIn(t, browser, "/")
-			sc := sessionCookie(browser, f.url)
-			before, err := f.stores.Sessions.Get(t.Context(), store.Hash(sc.Value))
-			if err != nil {
-				t.Fatal(err)
-			}
+			browser, sc, before := f.signedInSession(t)
 			f.clock.Advance(2 * time.Minute)
 			const n = 20
 			var wg sync.WaitGroup
@@ -501,13 +532,7 @@ func TestBFFTwoNodesRefreshOnce(t *testing.T) {
 	f.serve(t, ln, node2)
 	url2 := "https://" + ln.Addr().String()
 
-	browser := f.browser()
-	f.signIn(t, browser, "/")
-	sc := sessionCookie(browser, f.url)
-	before, err := f.stores.Sessions.Get(t.Context(), store.Hash(sc.Value))
-	if err != nil {
-		t.Fatal(err)
-	}
+	browser, sc, before := f.signedInSession(t)
 	f.clock.Advance(2 * time.Minute)
 	var wg sync.WaitGroup
 	for i := range 20 {
@@ -541,15 +566,7 @@ func TestBFFTwoNodesRefreshOnce(t *testing.T) {
 // TestBFFStaticUpstreamAndAdmin serves the app from an upstream (no
 // cookies or tokens forwarded) and checks /healthz, /readyz and /metrics.
 func TestBFFStaticUpstreamAndAdmin(t *testing.T) {
-	var mu sync.Mutex
-	var seen []http.Header
-	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		seen = append(seen, r.Header.Clone())
-		mu.Unlock()
-		w.Write([]byte("<!doctype html><title>app</title>"))
-	}))
-	t.Cleanup(app.Close)
+	app, seenBy := recordingUpstream(t, "<!doctype html><title>app</title>")
 	f := startBFF(t, bffOptions{stores: redisStores, config: func(c *bff.Config) { c.StaticUpstream = app.URL }})
 	browser := f.browser()
 	f.signIn(t, browser, "/")
@@ -557,11 +574,9 @@ func TestBFFStaticUpstreamAndAdmin(t *testing.T) {
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("app: %d", resp.StatusCode)
 	}
-	mu.Lock()
-	if len(seen) != 1 || seen[0].Get("Cookie") != "" || seen[0].Get("Authorization") != "" {
+	if seen := seenBy(); len(seen) != 1 || seen[0].Get("Cookie") != "" || seen[0].Get("Authorization") != "" {
 		t.Errorf("the app upstream saw %v", seen)
 	}
-	mu.Unlock()
 	for path, want := range map[string]int{bff.PathHealth: 200, bff.PathReady: 200, bff.PathMetrics: 200} {
 		if resp := get(t, f.browser(), f.url+path); resp.StatusCode != want {
 			t.Errorf("%s: %d", path, resp.StatusCode)
